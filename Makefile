@@ -1,0 +1,70 @@
+# openvino.ovms: set-up, tests and the main job. Every target installs what it needs by itself:
+# a virtual environment (cached by the hash of requirements.txt) and the cluster binaries (built from
+# Go module sources), both under $(OVMS_CACHE_DIR), outside the repository.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+OVMS_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/openvino-ovms
+export OVMS_CACHE_DIR
+PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2])')
+REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-12)
+VENV ?= $(OVMS_CACHE_DIR)/venv-$(PY_TAG)-$(REQ_HASH)
+# Ansible finds this checkout as the collection openvino.ovms through a per-checkout symlink.
+COLLECTIONS_DIR := $(OVMS_CACHE_DIR)/collections/$(shell printf '%s' '$(CURDIR)' | sha256sum | cut -c1-12)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
+export PATH := $(VENV)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)/tools
+PYTEST_ARGS ?=
+
+.PHONY: help
+help:
+	@echo "make test            install everything needed, then run unit, integration and molecule tests"
+	@echo "make test-unit       unit tests only (no cluster)"
+	@echo "make test-integration  pytest against the local control plane (or OVMS_TEST_CLUSTER=existing)"
+	@echo "make test-molecule   molecule test (MOLECULE_CLUSTER=local|existing|kind)"
+	@echo "make cluster-up      build (if needed) and start the local control plane; prints KUBECONFIG"
+	@echo "make cluster-down    stop the local control plane started by cluster-up"
+	@echo "make venv            only create the virtual environment: $(VENV)"
+
+$(VENV)/.installed: requirements.txt
+	@echo "[make] creating the virtual environment $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(COLLECTIONS_DIR)/ansible_collections/openvino/ovms:
+	mkdir -p $(COLLECTIONS_DIR)/ansible_collections/openvino
+	ln -sfn $(CURDIR) $@
+
+.PHONY: venv
+venv: $(VENV)/.installed $(COLLECTIONS_DIR)/ansible_collections/openvino/ovms
+
+.PHONY: cluster-binaries
+cluster-binaries: venv
+	python -m localcluster build
+
+.PHONY: test
+test: venv cluster-binaries
+	$(MAKE) --no-print-directory test-unit test-integration test-molecule
+
+.PHONY: test-unit
+test-unit: venv
+	python -m pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: test-integration
+test-integration: venv
+	python -m pytest tests/integration $(PYTEST_ARGS)
+
+.PHONY: test-molecule
+test-molecule: venv
+	cd molecule/.. && molecule test -s default
+
+.PHONY: cluster-up
+cluster-up: venv
+	python -m localcluster up
+
+.PHONY: cluster-down
+cluster-down: venv
+	python -m localcluster down

@@ -1,0 +1,103 @@
+"""Unit tests of the local cluster tool's pure parts (no processes started)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from localcluster import build, cluster, pki, versions
+
+
+def test_staging_version_follows_the_kubernetes_release():
+    assert versions.staging_version("v1.35.4") == "v0.35.4"
+    with pytest.raises(ValueError, match="unexpected Kubernetes version"):
+        versions.staging_version("v2.0.0")
+
+
+def test_every_cluster_address_is_inside_the_test_network():
+    net = ipaddress.ip_network(cluster.NETWORK)
+    pods = ipaddress.ip_network(cluster.POD_NETWORK)
+    assert pods.subnet_of(net)
+    assert ipaddress.ip_network(cluster.SERVICE_CIDR).subnet_of(net)
+    assert ipaddress.ip_network(cluster.KWOK_FALLBACK_CIDR).subnet_of(pods)
+    assert ipaddress.ip_address(cluster.SERVICE_IP) in ipaddress.ip_network(cluster.SERVICE_CIDR)
+    cidrs = [ipaddress.ip_network(n["pod_cidr"]) for n in cluster.NODES]
+    assert all(c.subnet_of(pods) for c in cidrs)
+    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1:])
+    assert all(ipaddress.ip_address(n["ip"]) in net for n in cluster.NODES)
+
+
+def test_node_manifest_offers_capacity_and_gpu_on_one_node():
+    manifests = [cluster.node_manifest(n) for n in cluster.NODES]
+    assert len(manifests) >= 2
+    for m in manifests:
+        assert m["metadata"]["labels"][cluster.NODE_LABEL[0]] == cluster.NODE_LABEL[1]
+        assert {"cpu", "memory", "pods"} <= set(m["status"]["capacity"])
+        assert m["status"]["capacity"] == m["status"]["allocatable"]
+    with_gpu = [m["metadata"]["name"] for m in manifests if cluster.GPU_RESOURCE in m["status"]["capacity"]]
+    assert with_gpu == ["kwok-node-1"]
+
+
+def test_kubeconfig_is_valid_yaml_pointing_at_loopback(tmp_path):
+    doc = yaml.safe_load(cluster.kubeconfig_text("https://127.0.0.1:6443", tmp_path / "ca.crt",
+                                                 tmp_path / "a.crt", tmp_path / "a.key", "admin"))
+    assert doc["current-context"] == "ovms-local"
+    assert doc["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
+    assert doc["users"][0]["user"]["client-key"] == str(tmp_path / "a.key")
+
+
+def test_pki_issues_server_and_client_certificates(tmp_path):
+    paths = pki.generate(tmp_path / "pki", cluster.SERVICE_IP)
+    ca = x509.load_pem_x509_certificate(paths["ca.crt"].read_bytes())
+    server = x509.load_pem_x509_certificate(paths["apiserver.crt"].read_bytes())
+    assert server.issuer == ca.subject
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address("127.0.0.1") in sans.get_values_for_type(x509.IPAddress)
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    eku = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.SERVER_AUTH in eku
+    admin = x509.load_pem_x509_certificate(paths["admin.crt"].read_bytes())
+    orgs = [a.value for a in admin.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    assert orgs == ["system:masters"]
+    assert ExtendedKeyUsageOID.CLIENT_AUTH in admin.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    kcm = x509.load_pem_x509_certificate(paths["kube-controller-manager.crt"].read_bytes())
+    assert kcm.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:kube-controller-manager"
+    assert oct(paths["sa.key"].stat().st_mode & 0o777) == "0o600"
+
+
+def test_bin_dir_must_hold_every_binary(tmp_path):
+    (tmp_path / "etcd").write_text("#!/bin/sh\n")
+    (tmp_path / "etcd").chmod(0o755)
+    with pytest.raises(build.BuildError, match="kube-apiserver is missing or not executable"):
+        build.ensure_binaries(tmp_path)
+
+
+def test_bin_dir_with_every_binary_builds_nothing(tmp_path, monkeypatch):
+    for names in (v[1] for v in build.COMPONENTS.values()):
+        for name in names:
+            (tmp_path / name).write_text("#!/bin/sh\n")
+            (tmp_path / name).chmod(0o755)
+    monkeypatch.setattr(build, "_require_go", lambda: pytest.fail("must not build"))
+    paths = build.ensure_binaries(tmp_path)
+    assert paths["kube-apiserver"] == tmp_path / "kube-apiserver"
+    assert set(paths) == {n for v in build.COMPONENTS.values() for n in v[1]}
+
+
+def test_cache_root_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("OVMS_CACHE_DIR", str(tmp_path / "c"))
+    assert build.cache_root() == tmp_path / "c"
+    monkeypatch.delenv("OVMS_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert build.cache_root() == tmp_path / "x" / "openvino-ovms"
+
+
+def test_kwok_stages_cover_the_failure_convention():
+    stages = {d["metadata"]["name"]: d for d in yaml.safe_load_all(cluster.KWOK_STAGES.read_text())}
+    assert stages["ovms-pod-fail-notready"]["spec"]["selector"]["matchLabels"] == {cluster.FAIL_LABEL: "notready"}
+    assert stages["ovms-pod-fail-crash"]["spec"]["selector"]["matchLabels"] == {cluster.FAIL_LABEL: "crash"}
+    ready_keys = [e["key"] for e in stages["ovms-pod-ready"]["spec"]["selector"]["matchExpressions"]]
+    assert f'.metadata.labels["{cluster.FAIL_LABEL}"]' in ready_keys
