@@ -12,10 +12,10 @@ PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2
 REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-12)
 VENV ?= $(OVMS_CACHE_DIR)/venv-$(PY_TAG)-$(REQ_HASH)
 # Ansible finds this checkout as the collection openvino.ovms through a per-checkout symlink.
-COLLECTIONS_DIR := $(OVMS_CACHE_DIR)/collections/$(shell printf '%s' '$(CURDIR)' | sha256sum | cut -c1-12)
+COLLECTIONS_DIR := $(shell $(PYTHON) tools/collection_path.py)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 export PATH := $(VENV)/bin:$(PATH)
-export PYTHONPATH := $(CURDIR)/tools
+export PYTHONPATH := $(CURDIR)/tools:$(COLLECTIONS_DIR)
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -34,12 +34,8 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-$(COLLECTIONS_DIR)/ansible_collections/openvino/ovms:
-	mkdir -p $(COLLECTIONS_DIR)/ansible_collections/openvino
-	ln -sfn $(CURDIR) $@
-
 .PHONY: venv
-venv: $(VENV)/.installed $(COLLECTIONS_DIR)/ansible_collections/openvino/ovms
+venv: $(VENV)/.installed
 
 .PHONY: cluster-binaries
 cluster-binaries: venv

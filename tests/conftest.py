@@ -1,8 +1,11 @@
-"""Shared pytest set-up: make the repo's tools (the local cluster) importable."""
+"""Shared pytest set-up: make the repo's tools (the local cluster) and the collection importable."""
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for p in (ROOT / "tools",):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+
+import collection_path  # noqa: E402  (needs tools/ on sys.path)
+
+COLLECTIONS_DIR = collection_path.ensure()

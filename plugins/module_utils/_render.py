@@ -1,0 +1,412 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openvino.ovms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to the openvino.ovms collection.
+"""A validated ModelServer spec -> the Kubernetes manifests that serve it. Pure and deterministic:
+no cluster, no clock, no randomness, so the same input always renders the same objects."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import json
+
+from ansible_collections.openvino.ovms.plugins.module_utils import _spec
+
+MANAGER = "openvino.ovms"
+GRPC_CONTAINER_PORT = 8080
+REST_CONTAINER_PORT = 8081
+CONFIG_MOUNT = "/config"
+MODELS_MOUNT = "/models"
+GCP_MOUNT = "/secret"
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+APP_NAME = "openvino-model-server"
+ANNOTATION_CONFIG_CHECKSUM = "openvino.ovms/config-checksum"
+ANNOTATION_OVMS_VERSION = "openvino.ovms/ovms-version"
+
+# Every kind this collection may create, in apply order (dependencies first), with its REST location:
+# kind -> (apiVersion, plural). Prune and state=absent look at exactly these kinds.
+KINDS = [
+    ("Secret", "v1", "secrets"),
+    ("ConfigMap", "v1", "configmaps"),
+    ("Deployment", "apps/v1", "deployments"),
+    ("Service", "v1", "services"),
+    ("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers"),
+    ("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets"),
+    ("Ingress", "networking.k8s.io/v1", "ingresses"),
+    ("Route", "route.openshift.io/v1", "routes"),
+]
+KIND_ORDER = {k[0]: i for i, k in enumerate(KINDS)}
+
+
+def owner_labels(name):
+    """Labels on every object of a model server: prune and state=absent select by exactly these."""
+    return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: name, LABEL_MANAGED_BY: MANAGER}
+
+
+def selector_labels(name):
+    return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: name}
+
+
+def owner_selector(name=None):
+    parts = ["%s=%s" % (LABEL_NAME, APP_NAME), "%s=%s" % (LABEL_MANAGED_BY, MANAGER)]
+    if name:
+        parts.append("%s=%s" % (LABEL_INSTANCE, name))
+    return ",".join(parts)
+
+
+def aws_secret_name(name):
+    return name + "-aws-secret"
+
+
+def azure_secret_name(name):
+    return name + "-azure-secret"
+
+
+def config_map_name(name):
+    return _spec.object_name(name) + "-config"
+
+
+def _meta(name, namespace, obj_name, annotations=None):
+    meta = {"name": obj_name, "namespace": namespace, "labels": owner_labels(name)}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def _b64(value):
+    return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+
+def _compact(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def generated_config(spec):
+    """config.json for multi-model mode from models_settings.models (None when not generated)."""
+    ms = spec["models_settings"]
+    if ms["single_model_mode"] or not ms["models"]:
+        return None
+    entries = []
+    for m in ms["models"]:
+        cfg = {}
+        for key in ("name", "base_path", "target_device", "batch_size", "layout", "nireq"):
+            if key in m:
+                cfg[key] = m[key]
+        if "shape" in m:
+            shape = m["shape"].strip()
+            cfg["shape"] = json.loads(shape) if shape.startswith("{") else shape
+        for key in ("plugin_config", "model_version_policy"):
+            if key in m:
+                cfg[key] = m[key]
+        entries.append({"config": cfg})
+    config = {"model_config_list": entries}
+    mon = spec["monitoring"]
+    if mon["metrics_enable"]:
+        metrics = {"enable": True}
+        if mon["metrics_list"]:
+            metrics["metrics_list"] = [x.strip() for x in mon["metrics_list"].split(",") if x.strip()]
+        config["monitoring"] = {"metrics": metrics}
+    return config
+
+
+def container_args(spec, version):
+    ms, srv, mon = spec["models_settings"], spec["server_settings"], spec["monitoring"]
+    args = []
+    if ms["single_model_mode"]:
+        args += ["--model_name=%s" % ms["model_name"], "--model_path=%s" % ms["model_path"],
+                 "--target_device=%s" % ms["target_device"]]
+        if ms["nireq"] is not None:
+            args.append("--nireq=%d" % ms["nireq"])
+        if ms["plugin_config"]:
+            args.append("--plugin_config=%s" % _compact(ms["plugin_config"]))
+        for key in ("batch_size", "layout", "shape"):
+            if ms[key]:
+                args.append("--%s=%s" % (key, ms[key]))
+        if ms["model_version_policy"]:
+            args.append("--model_version_policy=%s" % _compact(ms["model_version_policy"]))
+        if ms["is_stateful"]:  # validated: only for images before 2026.3
+            args.append("--stateful")
+            if not ms["idle_sequence_cleanup"]:
+                args.append("--idle_sequence_cleanup=false")
+            if ms["low_latency_transformation"]:
+                args.append("--low_latency_transformation")
+            if ms["max_sequence_number"] is not None:
+                args.append("--max_sequence_number=%d" % ms["max_sequence_number"])
+    else:
+        path = ms["config_path"] or "%s/config.json" % CONFIG_MOUNT
+        args.append("--config_path=%s" % path)
+    args += ["--log_level=%s" % srv["log_level"],
+             "--file_system_poll_wait_seconds=%d" % srv["file_system_poll_wait_seconds"]]
+    if _spec.supports_stateful(version):
+        args.append("--sequence_cleaner_poll_wait_minutes=%d" % srv["sequence_cleaner_poll_wait_minutes"])
+    args += ["--port=%d" % GRPC_CONTAINER_PORT, "--rest_port=%d" % REST_CONTAINER_PORT]
+    if srv["grpc_workers"] is not None:
+        args.append("--grpc_workers=%d" % srv["grpc_workers"])
+    if srv["rest_workers"] is not None:
+        args.append("--rest_workers=%d" % srv["rest_workers"])
+    if mon["metrics_enable"] and generated_config(spec) is None:
+        args.append("--metrics_enable")
+        if mon["metrics_list"]:
+            args.append("--metrics_list=%s" % mon["metrics_list"])
+    return args
+
+
+def _env(name, spec):
+    rep = spec["models_repository"]
+    env = []
+    for key in ("http_proxy", "https_proxy", "no_proxy"):
+        if rep[key]:
+            env.append({"name": key, "value": rep[key]})
+    aws = aws_secret_name(name)
+    for var, key, field in (("AWS_ACCESS_KEY_ID", "access_key_id", "aws_access_key_id"),
+                            ("AWS_SECRET_ACCESS_KEY", "secret_access_key", "aws_secret_access_key"),
+                            ("AWS_SESSION_TOKEN", "session_token", "aws_session_token")):
+        if rep[field]:
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": aws, "key": key}}})
+    if rep["aws_region"]:
+        env.append({"name": "AWS_REGION", "value": rep["aws_region"]})
+    if rep["s3_compat_api_endpoint"]:
+        env.append({"name": "S3_ENDPOINT", "value": rep["s3_compat_api_endpoint"]})
+    if rep["azure_storage_connection_string"]:
+        env.append({"name": "AZURE_STORAGE_CONNECTION_STRING",
+                    "valueFrom": {"secretKeyRef": {"name": azure_secret_name(name), "key": "connection_string"}}})
+    if rep["gcp_creds_secret_name"]:
+        env.append({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "%s/gcp-creds.json" % GCP_MOUNT})
+    return env
+
+
+def _resources(spec):
+    out = {}
+    for kind in ("limits", "requests"):
+        r = spec["deployment_parameters"]["resources"][kind]
+        values = {}
+        for key in ("cpu", "memory"):
+            if r[key]:
+                values[key] = r[key]
+        if r["xpu_device"]:
+            values[r["xpu_device"]] = r["xpu_device_quantity"]
+        if values:
+            out[kind] = values
+    return out
+
+
+def _probe(path, **extra):
+    probe = {"httpGet": {"path": path, "port": "rest"}}
+    probe.update(extra)
+    return probe
+
+
+def deployment(name, namespace, spec, version, config=None):
+    dp, ms, rep = spec["deployment_parameters"], spec["models_settings"], spec["models_repository"]
+    obj = _spec.object_name(name)
+    container = {
+        "name": "ovms",
+        "image": spec["image_name"],
+        "args": container_args(spec, version),
+        "ports": [{"name": "grpc", "containerPort": GRPC_CONTAINER_PORT, "protocol": "TCP"},
+                  {"name": "rest", "containerPort": REST_CONTAINER_PORT, "protocol": "TCP"}],
+        "startupProbe": _probe("/v2/health/live", periodSeconds=10,
+                               failureThreshold=max(1, -(-dp["startup_timeout_seconds"] // 10))),
+        "livenessProbe": _probe("/v2/health/live", periodSeconds=10, failureThreshold=3),
+        "readinessProbe": _probe("/v2/health/ready", initialDelaySeconds=5, periodSeconds=5),
+    }
+    env = _env(name, spec)
+    if env:
+        container["env"] = env
+    env_from = []
+    if dp["extra_envs_secret"]:
+        env_from.append({"secretRef": {"name": dp["extra_envs_secret"]}})
+    if dp["extra_envs_configmap"]:
+        env_from.append({"configMapRef": {"name": dp["extra_envs_configmap"]}})
+    if env_from:
+        container["envFrom"] = env_from
+    resources = _resources(spec)
+    if resources:
+        container["resources"] = resources
+    security = {}
+    for key in ("runAsUser", "runAsGroup"):
+        if rep[key] is not None:
+            security[key] = int(rep[key])
+    if security:
+        container["securityContext"] = security
+
+    mounts, volumes = [], []
+    if not ms["single_model_mode"] and not ms["config_path"]:
+        cm = config_map_name(name) if config is not None else ms["config_configmap_name"]
+        mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
+        volumes.append({"name": "config", "configMap": {"name": cm}})
+    if rep["models_host_path"]:
+        mounts.append({"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True})
+        volumes.append({"name": "models", "hostPath": {"path": rep["models_host_path"], "type": "Directory"}})
+    elif rep["models_volume_claim"]:
+        mounts.append({"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True})
+        volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": rep["models_volume_claim"],
+                                                                    "readOnly": True}})
+    if rep["gcp_creds_secret_name"]:
+        mounts.append({"name": "gcp-creds", "mountPath": GCP_MOUNT, "readOnly": True})
+        volumes.append({"name": "gcp-creds", "secret": {"secretName": rep["gcp_creds_secret_name"]}})
+    if mounts:
+        container["volumeMounts"] = mounts
+
+    pod_annotations = {}
+    if dp["openshift_service_mesh"]:
+        pod_annotations["sidecar.istio.io/inject"] = "true"
+    if config is not None and spec["server_settings"]["file_system_poll_wait_seconds"] == 0:
+        # OVMS does not re-read its config without polling: a changed config must roll the pods.
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        pod_annotations[ANNOTATION_CONFIG_CHECKSUM] = digest
+    template_meta = {"labels": selector_labels(name)}
+    if pod_annotations:
+        template_meta["annotations"] = pod_annotations
+    pod_spec = {"containers": [container]}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    affinity = {}
+    for key, k8s_key in (("node_affinity", "nodeAffinity"), ("pod_affinity", "podAffinity"),
+                         ("pod_antiaffinity", "podAntiAffinity")):
+        if dp[key]:
+            affinity[k8s_key] = dp[key]
+    if affinity:
+        pod_spec["affinity"] = affinity
+    dspec = {"selector": {"matchLabels": selector_labels(name)},
+             "template": {"metadata": template_meta, "spec": pod_spec}}
+    if not spec["autoscaling"]["enabled"]:
+        dspec["replicas"] = dp["replicas"]  # with an HPA on, the replica count is the HPA's
+    if dp["update_strategy"]:
+        dspec["strategy"] = dp["update_strategy"]
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": _meta(name, namespace, obj, {ANNOTATION_OVMS_VERSION: _spec.version_text(version)}),
+            "spec": dspec}
+
+
+def service(name, namespace, spec):
+    sp = spec["service_parameters"]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, _spec.object_name(name)),
+            "spec": {"type": sp["service_type"], "selector": selector_labels(name),
+                     "ports": [{"name": "grpc", "port": sp["grpc_port"], "targetPort": "grpc", "protocol": "TCP"},
+                               {"name": "rest", "port": sp["rest_port"], "targetPort": "rest", "protocol": "TCP"}]}}
+
+
+def secrets(name, namespace, spec):
+    rep = spec["models_repository"]
+    out = []
+    aws = {}
+    for key, field in (("secret_access_key", "aws_secret_access_key"), ("access_key_id", "aws_access_key_id"),
+                       ("session_token", "aws_session_token")):
+        if rep[field]:
+            aws[key] = _b64(rep[field])
+    if aws:
+        out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": _meta(name, namespace, aws_secret_name(name)), "data": aws})
+    if rep["azure_storage_connection_string"]:
+        out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": _meta(name, namespace, azure_secret_name(name)),
+                    "data": {"connection_string": _b64(rep["azure_storage_connection_string"])}})
+    return out
+
+
+def _int_or_str(value):
+    return int(value) if value.isdigit() else value
+
+
+def extras(name, namespace, spec):
+    """HPA, PDB, Ingress and Route, each when enabled."""
+    obj = _spec.object_name(name)
+    out = []
+    hpa = spec["autoscaling"]
+    if hpa["enabled"]:
+        metrics = []
+        if hpa["target_cpu_utilization"]:
+            metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": hpa["target_cpu_utilization"]}}})
+        for m in hpa["pod_metrics"] or []:
+            metrics.append({"type": "Pods", "pods": {"metric": {"name": m["name"]}, "target": {
+                "type": "AverageValue", "averageValue": m["target_average_value"]}}})
+        out.append({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                    "metadata": _meta(name, namespace, obj),
+                    "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": obj},
+                             "minReplicas": hpa["min_replicas"], "maxReplicas": hpa["max_replicas"],
+                             "metrics": metrics}})
+    pdb = spec["pod_disruption_budget"]
+    if pdb["enabled"]:
+        pspec = {"selector": {"matchLabels": selector_labels(name)}}
+        if pdb["min_available"] is not None:
+            pspec["minAvailable"] = _int_or_str(pdb["min_available"])
+        else:
+            pspec["maxUnavailable"] = _int_or_str(pdb["max_unavailable"])
+        out.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                    "metadata": _meta(name, namespace, obj), "spec": pspec})
+    ing = spec["ingress"]
+    if ing["enabled"]:
+        rule = {"http": {"paths": [{"path": ing["path"], "pathType": "Prefix", "backend": {
+            "service": {"name": obj, "port": {"name": ing["port"]}}}}]}}
+        if ing["host"]:
+            rule["host"] = ing["host"]
+        ispec = {"rules": [rule]}
+        if ing["class_name"]:
+            ispec["ingressClassName"] = ing["class_name"]
+        if ing["tls_secret_name"]:
+            ispec["tls"] = [{"hosts": [ing["host"]], "secretName": ing["tls_secret_name"]}]
+        out.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                    "metadata": _meta(name, namespace, obj, ing["annotations"] or None), "spec": ispec})
+    route = spec["route"]
+    if route["enabled"]:
+        rspec = {"to": {"kind": "Service", "name": obj, "weight": 100}, "port": {"targetPort": route["port"]}}
+        if route["host"]:
+            rspec["host"] = route["host"]
+        if route["tls_termination"] != "none":
+            rspec["tls"] = {"termination": route["tls_termination"]}
+            if route["tls_termination"] == "edge":
+                rspec["tls"]["insecureEdgeTerminationPolicy"] = "Redirect"
+        out.append({"apiVersion": "route.openshift.io/v1", "kind": "Route",
+                    "metadata": _meta(name, namespace, obj), "spec": rspec})
+    return out
+
+
+def render(name, namespace, spec):
+    """Every manifest of a normalized spec, in apply order."""
+    version = _spec.ovms_version(spec["image_name"], spec["ovms_version"])
+    config = generated_config(spec)
+    manifests = secrets(name, namespace, spec)
+    if config is not None:
+        manifests.append({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": _meta(name, namespace, config_map_name(name)),
+                          "data": {"config.json": json.dumps(config, indent=2) + "\n"}})
+    manifests.append(deployment(name, namespace, spec, version, config))
+    manifests.append(service(name, namespace, spec))
+    manifests.extend(extras(name, namespace, spec))
+    return manifests
+
+
+def service_info(name, namespace, spec):
+    sp = spec["service_parameters"]
+    svc = _spec.object_name(name)
+    host = "%s.%s.svc" % (svc, namespace)
+    return {"name": svc, "namespace": namespace, "type": sp["service_type"], "grpc_port": sp["grpc_port"],
+            "rest_port": sp["rest_port"], "grpc_url": "%s:%d" % (host, sp["grpc_port"]),
+            "rest_url": "http://%s:%d" % (host, sp["rest_port"])}
+
+
+def resolve_input(name=None, namespace=None, spec=None, definition=None):
+    """(name, namespace, raw spec) from either a ModelServer manifest or name + namespace + spec."""
+    if definition is not None:
+        return _spec.from_manifest(definition, namespace)
+    if not name:
+        raise _spec.SpecError("name", "required (or give a ModelServer definition)")
+    if not namespace:
+        raise _spec.SpecError("namespace", "required")
+    return name, namespace, spec or {}
+
+
+def manifests_for(name=None, namespace=None, spec=None, definition=None):
+    """The whole pipeline without a cluster: (manifests, normalized spec, name, namespace, warnings)."""
+    name, namespace, raw = resolve_input(name, namespace, spec, definition)
+    normalized, warnings = _spec.normalize(name, namespace, raw)
+    return render(name, namespace, normalized), normalized, name, namespace, warnings

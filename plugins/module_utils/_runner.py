@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openvino.ovms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to the openvino.ovms collection.
+"""What the modelserver module does, apart from Ansible's plumbing: input -> spec -> manifests -> plan."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec
+
+COLLECTION_VERSION = "0.1.0"
+USER_AGENT = "openvino.ovms/%s" % COLLECTION_VERSION
+BASE_OPTIONS = ("state", "name", "namespace", "definition", "src", "force_conflicts", "prune")
+
+
+def load_src(path):
+    """The one ModelServer document of a YAML file."""
+    import yaml
+
+    try:
+        with open(path) as handle:
+            docs = [d for d in yaml.safe_load_all(handle) if d]
+    except (IOError, OSError) as exc:
+        raise _spec.SpecError("src", "cannot read %s: %s" % (path, exc))
+    except yaml.YAMLError as exc:
+        raise _spec.SpecError("src", "%s is not valid YAML: %s" % (path, exc))
+    found = [d for d in docs if isinstance(d, dict) and d.get("kind") == _spec.KIND]
+    if len(found) != 1:
+        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d" % (_spec.KIND, path, len(found)))
+    return found[0]
+
+
+def spec_from_options(params):
+    """The spec groups given as module options (None where not given)."""
+    return dict((k, params.get(k)) for k in _spec.FIELDS if params.get(k) is not None)
+
+
+def resolve(params):
+    """(name, namespace, raw spec) from the module's options, whichever input form was used."""
+    options = spec_from_options(params)
+    definition = params.get("definition")
+    if params.get("src"):
+        definition = load_src(params["src"])
+    if definition is not None and options:
+        raise _spec.SpecError(sorted(options)[0], "give the spec either as options or in definition/src, not both")
+    if definition is not None:
+        return _spec.from_manifest(definition, params.get("namespace"))
+    return _render.resolve_input(params.get("name"), params.get("namespace"), options)
+
+
+def run(params, api_client, check_mode=False, want_diff=False):
+    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError."""
+    name, namespace, raw = resolve(params)
+    warnings = []
+    if params.get("state", "present") == "absent":
+        _spec.check_name("metadata.name", name)
+        desired, info = [], None
+    else:
+        spec, warnings = _spec.normalize(name, namespace, raw)
+        desired = _render.render(name, namespace, spec)
+        info = _render.service_info(name, namespace, spec)
+    if hasattr(api_client, "user_agent"):
+        api_client.user_agent = USER_AGENT
+    api = _reconcile.Api(api_client)
+    rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
+                                want_diff=want_diff)
+    result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
+    result["service"] = info
+    result["warnings"] = warnings + rec.warnings
+    result["api_requests"] = {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}
+    if not want_diff:
+        result.pop("diff")
+    return result

@@ -1,0 +1,628 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openvino.ovms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to the openvino.ovms collection. Its API may change
+# without notice; other collections must not import it.
+"""The ModelServer schema: one table of fields, and everything derived from it.
+
+FIELDS is the single source for the module's argument_spec, the validation of a ModelServer spec
+(whichever way it arrives: module options, a ``definition`` or a ``src`` file), the defaults, the
+module's option docs and the role's argument specs (a unit test fails when a generated copy drifts).
+Adding a field is one entry here plus its rendering in _render.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import re
+
+API_VERSION = "intel.com/v1alpha1"
+KIND = "ModelServer"
+
+# A pinned OVMS release: never `latest`, so that a re-run deploys what was tested.
+DEFAULT_IMAGE = "openvino/model_server:2026.3"
+CRD_DEFAULT_IMAGE = "registry.connect.redhat.com/intel/openvino-model-server:latest"
+CRD_PLACEHOLDER_MODEL_PATH = "gs://<bucket_name>/<model_dir>"
+# OVMS 2026.3 removed the stateful-model options and --sequence_cleaner_poll_wait_minutes.
+STATEFUL_REMOVED_IN = (2026, 3)
+
+SECRET_FIELDS = ("aws_secret_access_key", "aws_access_key_id", "aws_session_token",
+                 "azure_storage_connection_string")
+
+
+class SpecError(ValueError):
+    """Bad input: names the field path and what was expected."""
+
+    def __init__(self, path, message):
+        self.path = path
+        super(SpecError, self).__init__("%s: %s" % (path, message))
+
+
+def F(type, default=None, desc="", choices=None, crd_default=None, min=None, max=None,
+      secret=False, ours=False, documented_only=False, note=None, elements=None):
+    """A leaf field. type: str, int, bool, dict (free-form), json (a string holding a JSON object),
+    quantity (a Kubernetes resource quantity), port, name (DNS-1123 subdomain), shape, list."""
+    return {"type": type, "default": default, "desc": desc, "choices": choices, "crd_default": crd_default,
+            "min": min, "max": max, "secret": secret, "ours": ours, "documented_only": documented_only,
+            "note": note, "elements": elements}
+
+
+def G(desc, fields, ours=False):
+    """A group of fields (a nested object)."""
+    return {"type": "group", "desc": desc, "fields": fields, "ours": ours}
+
+
+def _resources(kind):
+    return G("Resource %s of the ovms container." % kind, {
+        "cpu": F("quantity", desc="CPU %s, for example C(2) or C(500m)." % kind),
+        "memory": F("quantity", desc="Memory %s, for example C(4Gi)." % kind),
+        "xpu_device": F("str", desc="An extended resource to %s, for example C(gpu.intel.com/i915)." % (
+            "limit" if kind == "limits" else "request")),
+        "xpu_device_quantity": F("quantity", default="1", crd_default="1",
+                                 desc="How many of I(xpu_device)."),
+    })
+
+
+# Per-model keys accepted in models_settings.models (each becomes one config.json entry).
+MODEL_ENTRY_KEYS = {
+    "name": "str", "base_path": "str", "target_device": "str", "batch_size": "str", "shape": "shape",
+    "layout": "str", "nireq": "int", "plugin_config": "json", "model_version_policy": "json",
+}
+
+FIELDS = {
+    "image_name": F("str", DEFAULT_IMAGE, crd_default=CRD_DEFAULT_IMAGE,
+                    desc="OVMS container image. Its tag decides which OVMS flags are rendered (see I(ovms_version)).",
+                    note="Default is a pinned OVMS release instead of the CRD's C(:latest) image."),
+    "ovms_version": F("str", ours=True,
+                      desc="OVMS version of I(image_name), as C(YYYY.N), when its tag does not say (a digest, "
+                           "C(latest), a custom tag). Without it such images follow the newest OVMS contract."),
+    "deployment_parameters": G("Kubernetes Deployment parameters.", {
+        "replicas": F("int", 1, crd_default=1, min=0, desc="Number of pods (ignored while I(autoscaling) is on)."),
+        "node_affinity": F("dict", desc="Pod C(affinity.nodeAffinity), as Kubernetes spells it."),
+        "pod_affinity": F("dict", desc="Pod C(affinity.podAffinity)."),
+        "pod_antiaffinity": F("dict", desc="Pod C(affinity.podAntiAffinity)."),
+        "update_strategy": F("dict", desc="The Deployment's C(strategy)."),
+        "openshift_service_mesh": F("bool", False, crd_default=False,
+                                    desc="Add the pod annotation C(sidecar.istio.io/inject=true)."),
+        "resources": G("Container resources.", {"limits": _resources("limits"),
+                                                "requests": _resources("requests")}),
+        "extra_envs_secret": F("str", documented_only=True,
+                               desc="A Secret whose keys become environment variables (C(envFrom))."),
+        "extra_envs_configmap": F("str", documented_only=True,
+                                  desc="A ConfigMap whose keys become environment variables (C(envFrom))."),
+        "startup_timeout_seconds": F("int", 600, min=10, ours=True,
+                                     desc="How long the startup probe lets OVMS load its models before the "
+                                          "liveness probe may restart it."),
+    }),
+    "service_parameters": G("Kubernetes Service parameters.", {
+        "grpc_port": F("port", 8080, crd_default=8080, desc="Service port for gRPC."),
+        "rest_port": F("port", 8081, crd_default=8081, desc="Service port for REST."),
+        "service_type": F("str", "ClusterIP", crd_default="ClusterIP",
+                          choices=["ClusterIP", "NodePort", "LoadBalancer"], desc="Service type."),
+    }),
+    "models_settings": G("The model or models to serve.", {
+        "single_model_mode": F("bool", True, crd_default=True,
+                               desc="Serve one model from I(model_path); C(false) serves a config file."),
+        "config_configmap_name": F("str", desc="Multi-model: a ConfigMap of yours holding C(config.json), "
+                                                "mounted at C(/config)."),
+        "config_path": F("str", desc="Multi-model: path of the config file (for example on the models volume)."),
+        "models": F("list", elements="dict", ours=True,
+                    desc="Multi-model: the models to serve; the module generates C(config.json) in a ConfigMap. "
+                         "Each entry takes C(name), C(base_path) and optionally C(target_device), "
+                         "C(batch_size), C(shape), C(layout), C(nireq), C(plugin_config), "
+                         "C(model_version_policy) (objects or JSON strings)."),
+        "model_name": F("str", "resnet", crd_default="resnet", desc="Single-model: the model's name."),
+        "model_path": F("str", crd_default=CRD_PLACEHOLDER_MODEL_PATH,
+                        desc="Single-model: where the model is (C(gs://), C(s3://), C(az://), C(azfs://) or a "
+                             "local path). Required: the CRD's placeholder is refused.",
+                        note="The CRD default is a placeholder; it is refused instead of deployed."),
+        "shape": F("shape", desc="Model input shape: C(auto), C((1,3,224,224)) or a JSON object per input."),
+        "batch_size": F("str", desc="Batch size: C(auto) or a number."),
+        "target_device": F("str", "CPU", desc="Target device (CPU, GPU, AUTO, HETERO:..., MULTI:...)."),
+        "plugin_config": F("json", '{"PERFORMANCE_HINT":"LATENCY"}', crd_default='{"PERFORMANCE_HINT":"LATENCY"}',
+                           desc="Plugin configuration, a JSON object as a string."),
+        "model_version_policy": F("json", '{"latest": { "num_versions":1 }}',
+                                  crd_default='{"latest": { "num_versions":1 }}',
+                                  desc="Model version policy, a JSON object as a string."),
+        "layout": F("str", desc="Model layout, for example C(NHWC:NCHW)."),
+        "nireq": F("int", min=1, desc="Number of parallel inference requests."),
+        "is_stateful": F("bool", False, crd_default=False,
+                         desc="Stateful model (OVMS before 2026.3 only)."),
+        "idle_sequence_cleanup": F("bool", True, crd_default=True, desc="Stateful: idle sequence cleanup."),
+        "low_latency_transformation": F("bool", False, crd_default=False,
+                                        desc="Stateful: low latency transformation."),
+        "max_sequence_number": F("int", min=1, desc="Stateful: maximum number of sequences."),
+    }),
+    "server_settings": G("Settings common to all models.", {
+        "file_system_poll_wait_seconds": F("int", 0, crd_default=0, min=0,
+                                           desc="How often OVMS checks for new model versions and config "
+                                                "changes; C(0) disables it (config changes then roll the pods)."),
+        "log_level": F("str", "INFO", crd_default="INFO", choices=["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"],
+                       desc="OVMS log level."),
+        "grpc_workers": F("int", 1, crd_default=1, min=1, desc="Number of gRPC server instances."),
+        "rest_workers": F("int", min=1, desc="Number of REST worker threads."),
+        "sequence_cleaner_poll_wait_minutes": F("int", 5, crd_default=5, min=0,
+                                                desc="Sequence cleaner interval (OVMS before 2026.3 only)."),
+    }),
+    "models_repository": G("Where the models are, and the credentials to read them.", {
+        "storage_type": F("str", "google", crd_default="google", choices=["S3", "google", "azure", "cluster"],
+                          desc="Storage type of the model repository."),
+        "models_host_path": F("str", desc="Cluster storage: a host path mounted read-only at C(/models)."),
+        "models_volume_claim": F("str", desc="Cluster storage: a PersistentVolumeClaim mounted read-only at "
+                                             "C(/models)."),
+        "runAsUser": F("str", desc="User ID the container runs as."),
+        "runAsGroup": F("str", desc="Group ID the container runs as."),
+        "aws_secret_access_key": F("str", secret=True, desc="S3 secret access key (stored in a Secret)."),
+        "aws_access_key_id": F("str", secret=True, desc="S3 access key ID (stored in a Secret).",
+                               note="The operator puts the key ID in the pod spec in plain text; "
+                                    "here it lives in the Secret too."),
+        "aws_session_token": F("str", secret=True, ours=True, desc="S3 session token (stored in a Secret)."),
+        "aws_region": F("str", desc="S3 region."),
+        "s3_compat_api_endpoint": F("str", desc="S3-compatible endpoint (MinIO, ...)."),
+        "gcp_creds_secret_name": F("str", desc="A Secret holding C(gcp-creds.json), mounted at C(/secret).",
+                                   note="The operator mounts a Secret named gcpcreds whatever this says; "
+                                        "here the name is honoured."),
+        "azure_storage_connection_string": F("str", secret=True,
+                                             desc="Azure storage connection string (stored in a Secret)."),
+        "https_proxy": F("str", desc="C(https_proxy) for model downloads."),
+        "http_proxy": F("str", desc="C(http_proxy) for model downloads."),
+        "no_proxy": F("str", documented_only=True, desc="C(no_proxy) for model downloads."),
+    }),
+    "monitoring": G("OVMS metrics.", {
+        "metrics_enable": F("bool", False, crd_default=False, desc="Enable the metrics endpoint."),
+        "metrics_list": F("str", "", crd_default="", desc="Comma-separated metric names to enable."),
+    }),
+    "autoscaling": G("A HorizontalPodAutoscaler (autoscaling/v2) for the Deployment. While it is on, the "
+                     "replica count belongs to it: a re-apply never resets it.", {
+                         "enabled": F("bool", False, desc="Create the HorizontalPodAutoscaler."),
+                         "min_replicas": F("int", 1, min=1, desc="Minimum replicas."),
+                         "max_replicas": F("int", min=1, desc="Maximum replicas (required when enabled)."),
+                         "target_cpu_utilization": F("int", min=1, max=1000,
+                                                     desc="Target average CPU utilisation, in percent of requests."),
+                         "pod_metrics": F("list", elements="dict",
+                                          desc="Per-pod metrics to average, each C(name) (for example "
+                                               "C(ovms_requests_success) or a queue-size metric served by a "
+                                               "metrics adapter) and C(target_average_value) (a quantity)."),
+                     }, ours=True),
+    "pod_disruption_budget": G("A PodDisruptionBudget for the pods.", {
+        "enabled": F("bool", False, desc="Create the PodDisruptionBudget."),
+        "min_available": F("str", desc="Minimum available pods, a number or a percentage."),
+        "max_unavailable": F("str", desc="Maximum unavailable pods, a number or a percentage."),
+    }, ours=True),
+    "ingress": G("An Ingress (networking.k8s.io/v1) in front of the Service.", {
+        "enabled": F("bool", False, desc="Create the Ingress."),
+        "host": F("str", desc="Host name."),
+        "class_name": F("str", desc="C(ingressClassName)."),
+        "path": F("str", "/", desc="HTTP path."),
+        "tls_secret_name": F("str", desc="A TLS Secret for the host."),
+        "annotations": F("dict", desc="Annotations of the Ingress (for example for gRPC backends)."),
+        "port": F("str", "rest", choices=["rest", "grpc"], desc="Which Service port it routes to."),
+    }, ours=True),
+    "route": G("An OpenShift Route (route.openshift.io/v1) to the Service.", {
+        "enabled": F("bool", False, desc="Create the Route."),
+        "host": F("str", desc="Host name (empty: OpenShift generates one)."),
+        "port": F("str", "rest", choices=["rest", "grpc"], desc="Which Service port it routes to."),
+        "tls_termination": F("str", "edge", choices=["edge", "passthrough", "reencrypt", "none"],
+                             desc="TLS termination (C(none): plain HTTP)."),
+    }, ours=True),
+}
+
+GROUPS = tuple(k for k, v in FIELDS.items() if v["type"] == "group")
+
+# --- names and formats -------------------------------------------------------------------------------
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+QUALIFIED_RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+)/"
+                                r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DIM = r"\s*(-1|[0-9]+|[0-9]+:[0-9]+)\s*"
+SHAPE_DIMS = re.compile(r"^\s*[\(\[]%s(,%s)*[\)\]]\s*$" % (_DIM, _DIM))
+INT_OR_PERCENT = re.compile(r"^([0-9]+|[0-9]+%)$")
+
+
+def object_name(name):
+    """The operator's rule: Deployment and Service get the suffix -ovms unless the name has 'ovms'."""
+    return name if "ovms" in name else name + "-ovms"
+
+
+def check_name(path, value, pattern=DNS1123_SUBDOMAIN, max_len=253, what="a DNS-1123 subdomain"):
+    if not isinstance(value, str) or not value:
+        raise SpecError(path, "expected a non-empty string")
+    if len(value) > max_len or not pattern.match(value):
+        raise SpecError(path, "%r is not a valid name: expected %s of at most %d characters "
+                              "(lower case letters, digits and '-')" % (value, what, max_len))
+
+
+def check_shape(path, value):
+    if value.strip() == "auto" or SHAPE_DIMS.match(value):
+        return
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed and all(
+            isinstance(v, str) and (v.strip() == "auto" or SHAPE_DIMS.match(v)) for v in parsed.values()):
+        return
+    raise SpecError(path, "%r is not a shape: expected auto, (1,3,224,224), [1,3,-1:2,224] or a JSON object "
+                          "mapping input names to such shapes" % value)
+
+
+# --- coercion ----------------------------------------------------------------------------------------
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _coerce(path, field, value):
+    t = field["type"]
+    if t in ("str", "quantity", "shape", "json"):
+        if isinstance(value, bool):
+            raise SpecError(path, "expected a string, got a boolean")
+        if isinstance(value, (int, float)) and t != "json":
+            value = str(value)
+        if t == "json" and isinstance(value, dict):
+            return value
+        if not isinstance(value, str):
+            raise SpecError(path, "expected a string, got %s" % type(value).__name__)
+        if t == "quantity" and not QUANTITY.match(value):
+            raise SpecError(path, "%r is not a Kubernetes quantity (for example 2, 500m, 4Gi)" % value)
+        if t == "shape":
+            check_shape(path, value)
+        if t == "json":
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise SpecError(path, "expected a JSON object in a string, could not parse %r: %s" % (value, exc))
+            if not isinstance(value, dict):
+                raise SpecError(path, "expected a JSON object, got %s" % type(value).__name__)
+        if field["choices"] and value not in field["choices"]:
+            raise SpecError(path, "expected one of %s, got %r" % (", ".join(field["choices"]), value))
+        return value
+    if t in ("int", "port"):
+        if isinstance(value, bool):
+            raise SpecError(path, "expected an integer, got a boolean")
+        if isinstance(value, str) and re.match(r"^-?[0-9]+$", value.strip()):
+            value = int(value)
+        if not isinstance(value, int):
+            raise SpecError(path, "expected an integer, got %r" % (value,))
+        lo, hi = (1, 65535) if t == "port" else (field["min"], field["max"])
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            if t == "port":
+                raise SpecError(path, "expected a port number from 1 to 65535, got %d" % value)
+            bound = "at least %d" % lo if hi is None else "from %d to %d" % (lo, hi)
+            raise SpecError(path, "expected an integer %s, got %d" % (bound, value))
+        return value
+    if t == "bool":
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
+        if not isinstance(value, bool):
+            raise SpecError(path, "expected a boolean, got %r" % (value,))
+        return value
+    if t == "dict":
+        if not isinstance(value, dict):
+            raise SpecError(path, "expected an object (mapping), got %s" % type(value).__name__)
+        return copy.deepcopy(value)
+    if t == "list":
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise SpecError(path, "expected a list of objects")
+        return copy.deepcopy(value)
+    raise AssertionError("unknown field type %s" % t)
+
+
+def _normalize_group(path, fields, raw, warnings):
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise SpecError(path, "expected an object (mapping), got %s" % type(raw).__name__)
+    out = {}
+    for key in raw:
+        if key not in fields:
+            # The operator's spec is free-form: it ignores what it does not know, and so do we (loudly).
+            warnings.append("%s.%s is not a ModelServer field and is ignored" % (path, key))
+    for key, field in fields.items():
+        sub = "%s.%s" % (path, key)
+        if field["type"] == "group":
+            out[key] = _normalize_group(sub, field["fields"], raw.get(key), warnings)
+            continue
+        value = raw.get(key)
+        if value is None or (value == "" and field["type"] not in ("str",)):
+            value = copy.deepcopy(field["default"])
+            if value is not None and field["type"] == "json":
+                value = json.loads(value)
+        else:
+            value = _coerce(sub, field, value)
+        out[key] = value
+    return out
+
+
+# --- versions ----------------------------------------------------------------------------------------
+_VERSION_TAG = re.compile(r"^v?(20[0-9]{2})\.([0-9]+)")
+
+
+def parse_version(text):
+    m = _VERSION_TAG.match(text or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def ovms_version(image, override=None):
+    """(year, release) of the image's OVMS, or None when unknown (latest, digests, custom tags):
+    unknown follows the newest contract."""
+    if override:
+        v = parse_version(str(override))
+        if v is None:
+            raise SpecError("spec.ovms_version", "expected a version like 2025.4, got %r" % (override,))
+        return v
+    if "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    return parse_version(last.split(":", 1)[1])
+
+
+def supports_stateful(version):
+    return version is not None and version < STATEFUL_REMOVED_IN
+
+
+def version_text(version):
+    return "%d.%d" % version if version else "newest (tag names no version)"
+
+
+# --- the whole spec ----------------------------------------------------------------------------------
+def normalize(name, namespace, spec):
+    """Validate a ModelServer spec and fill in the defaults.
+
+    Returns (spec, warnings). Raises SpecError naming the first bad field. Nothing here talks to a cluster.
+    """
+    warnings = []
+    check_name("metadata.name", name, DNS1123_SUBDOMAIN, 253)
+    check_name("metadata.namespace", namespace, DNS1123_LABEL, 63, "a DNS-1123 label")
+    svc = object_name(name)
+    if len(svc) > 63 or not DNS1035_LABEL.match(svc):
+        raise SpecError("metadata.name", "the Service name %r derived from it must be a DNS-1035 label of at most "
+                                         "63 characters (start with a letter; lower case letters, digits, '-')" % svc)
+    out = _normalize_group("spec", FIELDS, spec, warnings)
+    _check_consistency(out, warnings)
+    return out, warnings
+
+
+def _check_consistency(s, warnings):
+    ms, dp, rep, srv = s["models_settings"], s["deployment_parameters"], s["models_repository"], s["server_settings"]
+    version = ovms_version(s["image_name"], s["ovms_version"])
+
+    sp = s["service_parameters"]
+    if sp["grpc_port"] == sp["rest_port"]:
+        raise SpecError("spec.service_parameters.rest_port", "must differ from grpc_port (both are %d)" % sp["rest_port"])
+
+    if ms["single_model_mode"]:
+        if not ms["model_name"]:
+            raise SpecError("spec.models_settings.model_name", "required in single-model mode")
+        if not ms["model_path"] or ms["model_path"] == CRD_PLACEHOLDER_MODEL_PATH or "<" in ms["model_path"]:
+            raise SpecError("spec.models_settings.model_path",
+                            "required in single-model mode: give the real location of the model (the CRD's "
+                            "placeholder %s cannot be served)" % CRD_PLACEHOLDER_MODEL_PATH)
+        if ms["models"]:
+            raise SpecError("spec.models_settings.models", "set single_model_mode: false to serve a list of models")
+    else:
+        sources = [k for k in ("config_configmap_name", "config_path", "models") if ms[k]]
+        if not sources:
+            raise SpecError("spec.models_settings", "multi-model mode (single_model_mode: false) needs a config "
+                                                    "source: models, config_configmap_name or config_path")
+        if ms["models"] and ms["config_configmap_name"]:
+            raise SpecError("spec.models_settings.models", "give either models (a generated config) or "
+                                                           "config_configmap_name (your own), not both")
+        if ms["config_configmap_name"]:
+            check_name("spec.models_settings.config_configmap_name", ms["config_configmap_name"])
+        if ms["models"]:
+            ms["models"] = _normalize_models(ms["models"], warnings)
+
+    if ms["is_stateful"]:
+        if not supports_stateful(version):
+            raise SpecError("spec.models_settings.is_stateful",
+                            "stateful models were removed in OVMS 2026.3 and the image %s is OVMS %s; use an image "
+                            "before 2026.3 (or set ovms_version when its tag does not tell)"
+                            % (s["image_name"], version_text(version)))
+        if not ms["single_model_mode"]:
+            raise SpecError("spec.models_settings.is_stateful", "applies to single-model mode only")
+
+    for kind in ("limits", "requests"):
+        dev = dp["resources"][kind]["xpu_device"]
+        if dev and not QUALIFIED_RESOURCE.match(dev):
+            raise SpecError("spec.deployment_parameters.resources.%s.xpu_device" % kind,
+                            "%r is not an extended resource name: expected domain/name, for example "
+                            "gpu.intel.com/i915" % dev)
+    for key in ("extra_envs_secret", "extra_envs_configmap"):
+        if dp[key]:
+            check_name("spec.deployment_parameters." + key, dp[key])
+
+    for key in ("runAsUser", "runAsGroup"):
+        if rep[key] is not None and not re.match(r"^[0-9]+$", rep[key]):
+            raise SpecError("spec.models_repository." + key, "expected a numeric ID, got %r" % rep[key])
+    if rep["storage_type"] == "cluster" and not (rep["models_volume_claim"] or rep["models_host_path"]):
+        raise SpecError("spec.models_repository", "storage_type cluster needs models_volume_claim or "
+                                                  "models_host_path")
+    if rep["models_host_path"] and not rep["models_host_path"].startswith("/"):
+        raise SpecError("spec.models_repository.models_host_path", "expected an absolute path")
+    for key in ("models_volume_claim", "gcp_creds_secret_name"):
+        if rep[key]:
+            check_name("spec.models_repository." + key, rep[key])
+
+    if ms["batch_size"] is not None and not re.match(r"^(auto|[1-9][0-9]*)$", ms["batch_size"]):
+        raise SpecError("spec.models_settings.batch_size", "expected auto or a positive integer, got %r"
+                        % ms["batch_size"])
+
+    hpa = s["autoscaling"]
+    if hpa["enabled"]:
+        if hpa["max_replicas"] is None:
+            raise SpecError("spec.autoscaling.max_replicas", "required when autoscaling is enabled")
+        if hpa["max_replicas"] < hpa["min_replicas"]:
+            raise SpecError("spec.autoscaling.max_replicas", "must be at least min_replicas (%d)" % hpa["min_replicas"])
+        if not hpa["target_cpu_utilization"] and not hpa["pod_metrics"]:
+            raise SpecError("spec.autoscaling", "needs target_cpu_utilization or pod_metrics")
+        for i, m in enumerate(hpa["pod_metrics"] or []):
+            p = "spec.autoscaling.pod_metrics[%d]" % i
+            if not isinstance(m.get("name"), str) or not m["name"]:
+                raise SpecError(p + ".name", "required")
+            target = str(m.get("target_average_value", ""))
+            if not QUANTITY.match(target):
+                raise SpecError(p + ".target_average_value", "expected a quantity, got %r" % target)
+            m["target_average_value"] = target
+        if hpa["target_cpu_utilization"] and not dp["resources"]["requests"]["cpu"]:
+            warnings.append("autoscaling.target_cpu_utilization is set but deployment_parameters.resources."
+                            "requests.cpu is not: the HPA cannot compute CPU utilisation")
+
+    pdb = s["pod_disruption_budget"]
+    if pdb["enabled"]:
+        given = [k for k in ("min_available", "max_unavailable") if pdb[k] is not None]
+        if len(given) != 1:
+            raise SpecError("spec.pod_disruption_budget", "give exactly one of min_available and max_unavailable")
+        if not INT_OR_PERCENT.match(pdb[given[0]]):
+            raise SpecError("spec.pod_disruption_budget." + given[0], "expected a number or a percentage, got %r"
+                            % pdb[given[0]])
+
+    for key in ("ingress", "route"):
+        host = s[key]["host"]
+        if host:
+            check_name("spec.%s.host" % key, host)
+    if s["ingress"]["enabled"] and s["ingress"]["tls_secret_name"] and not s["ingress"]["host"]:
+        raise SpecError("spec.ingress.host", "required with tls_secret_name")
+
+    if not supports_stateful(version):
+        if srv["sequence_cleaner_poll_wait_minutes"] != FIELDS["server_settings"]["fields"][
+                "sequence_cleaner_poll_wait_minutes"]["default"]:
+            warnings.append("server_settings.sequence_cleaner_poll_wait_minutes is ignored: OVMS %s has no sequence "
+                            "cleaner (removed in 2026.3)" % version_text(version))
+    if s["image_name"].endswith(":latest") or ":" not in s["image_name"].rsplit("/", 1)[-1]:
+        warnings.append("image %s is not pinned to a release: a re-run may deploy a different OVMS" % s["image_name"])
+
+
+def _normalize_models(models, warnings):
+    seen = set()
+    out = []
+    for i, m in enumerate(models):
+        p = "spec.models_settings.models[%d]" % i
+        unknown = sorted(set(m) - set(MODEL_ENTRY_KEYS))
+        if unknown:
+            raise SpecError("%s.%s" % (p, unknown[0]), "unknown key (OVMS rejects it in config.json); allowed: %s"
+                            % ", ".join(MODEL_ENTRY_KEYS))
+        entry = {}
+        for key, t in MODEL_ENTRY_KEYS.items():
+            if m.get(key) is None:
+                continue
+            entry[key] = _coerce("%s.%s" % (p, key), F(t, min=1), m[key])
+        for key in ("name", "base_path"):
+            if not entry.get(key):
+                raise SpecError("%s.%s" % (p, key), "required")
+        if entry["name"] in seen:
+            raise SpecError(p + ".name", "duplicate model name %r" % entry["name"])
+        seen.add(entry["name"])
+        if "batch_size" in entry and not re.match(r"^(auto|[1-9][0-9]*)$", entry["batch_size"]):
+            raise SpecError(p + ".batch_size", "expected auto or a positive integer, got %r" % entry["batch_size"])
+        out.append(entry)
+    return out
+
+
+# --- input: a ModelServer manifest, or options -------------------------------------------------------
+def from_manifest(manifest, namespace=None):
+    """(name, namespace, raw spec) from a ModelServer manifest written for the operator."""
+    if not isinstance(manifest, dict):
+        raise SpecError("definition", "expected a ModelServer manifest (a mapping)")
+    if manifest.get("kind") != KIND:
+        raise SpecError("definition.kind", "expected %s, got %r" % (KIND, manifest.get("kind")))
+    if manifest.get("apiVersion") != API_VERSION:
+        raise SpecError("definition.apiVersion", "expected %s, got %r" % (API_VERSION, manifest.get("apiVersion")))
+    meta = manifest.get("metadata") or {}
+    name = meta.get("name")
+    if not name:
+        raise SpecError("metadata.name", "required")
+    ns = meta.get("namespace") or namespace
+    if not ns:
+        raise SpecError("metadata.namespace", "required (in the manifest or as the namespace option)")
+    if namespace and meta.get("namespace") and meta["namespace"] != namespace:
+        raise SpecError("metadata.namespace", "the manifest says %r but the namespace option says %r"
+                        % (meta["namespace"], namespace))
+    return name, ns, manifest.get("spec") or {}
+
+
+def secret_values(spec):
+    """Every credential value in a (raw or normalized) spec, for no_log masking."""
+    rep = (spec or {}).get("models_repository") or {}
+    return [str(rep[k]) for k in SECRET_FIELDS if rep.get(k)]
+
+
+# --- derived copies: Ansible argument_spec and docs --------------------------------------------------
+_ARG_TYPES = {"str": "str", "quantity": "raw", "shape": "str", "json": "raw", "int": "int", "port": "int",
+              "bool": "bool", "dict": "dict", "list": "list"}
+
+
+def _argspec(fields):
+    spec = {}
+    for key, f in fields.items():
+        if f["type"] == "group":
+            spec[key] = {"type": "dict", "options": _argspec(f["fields"])}
+            continue
+        a = {"type": _ARG_TYPES[f["type"]]}
+        if f["choices"]:
+            a["choices"] = list(f["choices"])
+        if f["secret"]:
+            a["no_log"] = True
+        if f["type"] == "list":
+            a["elements"] = f["elements"]
+        spec[key] = a
+    return spec
+
+
+def argument_spec():
+    """The spec options of the module (defaults are applied by normalize(), for every input path)."""
+    return _argspec(FIELDS)
+
+
+def _doc_default(f):
+    if f["default"] is None or f["default"] == "":
+        return ""
+    return " Defaults to C(%s)." % (f["default"] if not isinstance(f["default"], bool) else str(f["default"]).lower())
+
+
+def _docs(fields):
+    out = {}
+    for key, f in fields.items():
+        if f["type"] == "group":
+            out[key] = {"description": [f["desc"]], "type": "dict", "suboptions": _docs(f["fields"])}
+            continue
+        desc = f["desc"] + _doc_default(f)
+        if f["crd_default"] is not None and f["crd_default"] != f["default"] and f["type"] != "json":
+            desc += " (The CRD's default is C(%s).)" % f["crd_default"]
+        lines = [desc]
+        if f["note"]:
+            lines.append(f["note"])
+        if f["ours"]:
+            lines.append("Not a field of the operator's CRD: an addition of this collection.")
+        if f["documented_only"]:
+            lines.append("Read by the operator although its CRD schema omits it.")
+        d = {"description": lines, "type": _ARG_TYPES[f["type"]]}
+        if f["choices"]:
+            d["choices"] = list(f["choices"])
+        if f["type"] == "list":
+            d["elements"] = f["elements"]
+        out[key] = d
+    return out
+
+
+def option_docs():
+    """The module's DOCUMENTATION options for the spec fields (written into the module by a generator)."""
+    return _docs(FIELDS)
+
+
+def leaf_paths(fields=None, prefix="spec"):
+    """Every leaf field as a dotted path, for tests and docs."""
+    fields = FIELDS if fields is None else fields
+    out = []
+    for key, f in fields.items():
+        if f["type"] == "group":
+            out.extend(leaf_paths(f["fields"], "%s.%s" % (prefix, key)))
+        else:
+            out.append("%s.%s" % (prefix, key))
+    return out

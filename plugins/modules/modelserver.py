@@ -1,0 +1,727 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) openvino.ovms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: modelserver
+short_description: Deploy OpenVINO Model Server from a ModelServer spec, without the operator
+version_added: 0.1.0
+author:
+  - openvino.ovms developers
+description:
+  - Turns what you would write in the OpenVINO operator's C(ModelServer) resource (C(intel.com/v1alpha1)) into the
+    Kubernetes objects the operator would make - a Deployment and a Service exposing gRPC and REST, Secrets for
+    credentials - plus, on request, a generated multi-model C(config.json), a HorizontalPodAutoscaler, a
+    PodDisruptionBudget, an Ingress and an OpenShift Route.
+  - The spec comes three ways with the same result - options (O(name), O(namespace) and the spec groups), a whole
+    manifest in O(definition), or a file in O(src). A manifest written for the operator works unchanged.
+  - Input is validated before any request to the cluster; an error names the field path and what was expected.
+  - Objects are applied with server-side apply (field manager C(openvino.ovms)). Check mode sends the same requests
+    with C(dryRun=All), so the API server decides what would change. Diffs leave out server-kept metadata and
+    status and mask Secret values.
+  - Every object carries the labels C(app.kubernetes.io/name=openvino-model-server),
+    C(app.kubernetes.io/instance=<name>) and C(app.kubernetes.io/managed-by=openvino.ovms); prune and
+    O(state=absent) find objects by them.
+  - Fields edited outside this collection by imperative clients (C(kubectl edit), C(kubectl scale); field manager
+    operation C(Update)) are drift and are taken back, with a warning. Fields owned by another server-side apply
+    manager are a conflict, reported naming the manager and the field, unless O(force_conflicts=true).
+  - The Deployment and Service are named after the resource with the suffix C(-ovms), unless the name already
+    contains C(ovms) (the operator's rule).
+  - The image tag decides the OVMS flags - from OVMS 2026.3 on, the removed stateful options and
+    C(--sequence_cleaner_poll_wait_minutes) are never rendered, and a stateful model is an error.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+requirements:
+  - kubernetes >= 24.2.0
+  - PyYAML
+attributes:
+  check_mode:
+    support: full
+    description: Runs the same server-side apply requests with C(dryRun=All).
+  diff_mode:
+    support: full
+    description: Before and after of each object that changes, Secret values masked.
+options:
+  state:
+    description:
+      - V(present) applies the objects and prunes owned objects the spec no longer renders.
+      - V(absent) deletes every object owned by this model server.
+    type: str
+    choices: [present, absent]
+    default: present
+  name:
+    description:
+      - Name of the model server (the ModelServer resource's C(metadata.name)). Required unless O(definition) or
+        O(src) is given.
+    type: str
+  namespace:
+    description:
+      - Namespace of the model server. Required unless the manifest names it.
+    type: str
+  definition:
+    description:
+      - A whole C(ModelServer) manifest (C(apiVersion=intel.com/v1alpha1), C(kind=ModelServer)), exactly as written
+        for the operator. Fields the operator does not know are ignored with a warning.
+      - Credentials in it are masked in the module's output.
+    type: dict
+  src:
+    description:
+      - Path of a YAML file holding one C(ModelServer) manifest (other documents are ignored).
+    type: path
+  force_conflicts:
+    description:
+      - Take over fields owned by another server-side apply field manager, and adopt existing objects of the same
+        name that this collection did not create.
+    type: bool
+    default: false
+  prune:
+    description:
+      - Delete objects owned by this model server that the spec no longer renders (for example the HPA after
+        O(autoscaling.enabled=false)).
+    type: bool
+    default: true
+# BEGIN GENERATED SPEC OPTIONS: do not edit; run `make docs` (tools/gen_docs.py) after changing _spec.FIELDS
+  image_name:
+    description:
+    - OVMS container image. Its tag decides which OVMS flags are rendered (see I(ovms_version)). Defaults to C(openvino/model_server:2026.3).
+      (The CRD's default is C(registry.connect.redhat.com/intel/openvino-model-server:latest).)
+    - Default is a pinned OVMS release instead of the CRD's C(:latest) image.
+    type: str
+  ovms_version:
+    description:
+    - OVMS version of I(image_name), as C(YYYY.N), when its tag does not say (a digest, C(latest), a custom tag).
+      Without it such images follow the newest OVMS contract.
+    - 'Not a field of the operator''s CRD: an addition of this collection.'
+    type: str
+  deployment_parameters:
+    description:
+    - Kubernetes Deployment parameters.
+    type: dict
+    suboptions:
+      replicas:
+        description:
+        - Number of pods (ignored while I(autoscaling) is on). Defaults to C(1).
+        type: int
+      node_affinity:
+        description:
+        - Pod C(affinity.nodeAffinity), as Kubernetes spells it.
+        type: dict
+      pod_affinity:
+        description:
+        - Pod C(affinity.podAffinity).
+        type: dict
+      pod_antiaffinity:
+        description:
+        - Pod C(affinity.podAntiAffinity).
+        type: dict
+      update_strategy:
+        description:
+        - The Deployment's C(strategy).
+        type: dict
+      openshift_service_mesh:
+        description:
+        - Add the pod annotation C(sidecar.istio.io/inject=true). Defaults to C(false).
+        type: bool
+      resources:
+        description:
+        - Container resources.
+        type: dict
+        suboptions:
+          limits:
+            description:
+            - Resource limits of the ovms container.
+            type: dict
+            suboptions:
+              cpu:
+                description:
+                - CPU limits, for example C(2) or C(500m).
+                type: raw
+              memory:
+                description:
+                - Memory limits, for example C(4Gi).
+                type: raw
+              xpu_device:
+                description:
+                - An extended resource to limit, for example C(gpu.intel.com/i915).
+                type: str
+              xpu_device_quantity:
+                description:
+                - How many of I(xpu_device). Defaults to C(1).
+                type: raw
+          requests:
+            description:
+            - Resource requests of the ovms container.
+            type: dict
+            suboptions:
+              cpu:
+                description:
+                - CPU requests, for example C(2) or C(500m).
+                type: raw
+              memory:
+                description:
+                - Memory requests, for example C(4Gi).
+                type: raw
+              xpu_device:
+                description:
+                - An extended resource to request, for example C(gpu.intel.com/i915).
+                type: str
+              xpu_device_quantity:
+                description:
+                - How many of I(xpu_device). Defaults to C(1).
+                type: raw
+      extra_envs_secret:
+        description:
+        - A Secret whose keys become environment variables (C(envFrom)).
+        - Read by the operator although its CRD schema omits it.
+        type: str
+      extra_envs_configmap:
+        description:
+        - A ConfigMap whose keys become environment variables (C(envFrom)).
+        - Read by the operator although its CRD schema omits it.
+        type: str
+      startup_timeout_seconds:
+        description:
+        - How long the startup probe lets OVMS load its models before the liveness probe may restart it. Defaults
+          to C(600).
+        - 'Not a field of the operator''s CRD: an addition of this collection.'
+        type: int
+  service_parameters:
+    description:
+    - Kubernetes Service parameters.
+    type: dict
+    suboptions:
+      grpc_port:
+        description:
+        - Service port for gRPC. Defaults to C(8080).
+        type: int
+      rest_port:
+        description:
+        - Service port for REST. Defaults to C(8081).
+        type: int
+      service_type:
+        description:
+        - Service type. Defaults to C(ClusterIP).
+        type: str
+        choices:
+        - ClusterIP
+        - NodePort
+        - LoadBalancer
+  models_settings:
+    description:
+    - The model or models to serve.
+    type: dict
+    suboptions:
+      single_model_mode:
+        description:
+        - Serve one model from I(model_path); C(false) serves a config file. Defaults to C(true).
+        type: bool
+      config_configmap_name:
+        description:
+        - 'Multi-model: a ConfigMap of yours holding C(config.json), mounted at C(/config).'
+        type: str
+      config_path:
+        description:
+        - 'Multi-model: path of the config file (for example on the models volume).'
+        type: str
+      models:
+        description:
+        - 'Multi-model: the models to serve; the module generates C(config.json) in a ConfigMap. Each entry takes
+          C(name), C(base_path) and optionally C(target_device), C(batch_size), C(shape), C(layout), C(nireq), C(plugin_config),
+          C(model_version_policy) (objects or JSON strings).'
+        - 'Not a field of the operator''s CRD: an addition of this collection.'
+        type: list
+        elements: dict
+      model_name:
+        description:
+        - 'Single-model: the model''s name. Defaults to C(resnet).'
+        type: str
+      model_path:
+        description:
+        - 'Single-model: where the model is (C(gs://), C(s3://), C(az://), C(azfs://) or a local path). Required:
+          the CRD''s placeholder is refused. (The CRD''s default is C(gs://<bucket_name>/<model_dir>).)'
+        - The CRD default is a placeholder; it is refused instead of deployed.
+        type: str
+      shape:
+        description:
+        - 'Model input shape: C(auto), C((1,3,224,224)) or a JSON object per input.'
+        type: str
+      batch_size:
+        description:
+        - 'Batch size: C(auto) or a number.'
+        type: str
+      target_device:
+        description:
+        - Target device (CPU, GPU, AUTO, HETERO:..., MULTI:...). Defaults to C(CPU).
+        type: str
+      plugin_config:
+        description:
+        - Plugin configuration, a JSON object as a string. Defaults to C({"PERFORMANCE_HINT":"LATENCY"}).
+        type: raw
+      model_version_policy:
+        description:
+        - 'Model version policy, a JSON object as a string. Defaults to C({"latest": { "num_versions":1 }}).'
+        type: raw
+      layout:
+        description:
+        - Model layout, for example C(NHWC:NCHW).
+        type: str
+      nireq:
+        description:
+        - Number of parallel inference requests.
+        type: int
+      is_stateful:
+        description:
+        - Stateful model (OVMS before 2026.3 only). Defaults to C(false).
+        type: bool
+      idle_sequence_cleanup:
+        description:
+        - 'Stateful: idle sequence cleanup. Defaults to C(true).'
+        type: bool
+      low_latency_transformation:
+        description:
+        - 'Stateful: low latency transformation. Defaults to C(false).'
+        type: bool
+      max_sequence_number:
+        description:
+        - 'Stateful: maximum number of sequences.'
+        type: int
+  server_settings:
+    description:
+    - Settings common to all models.
+    type: dict
+    suboptions:
+      file_system_poll_wait_seconds:
+        description:
+        - How often OVMS checks for new model versions and config changes; C(0) disables it (config changes then roll
+          the pods). Defaults to C(0).
+        type: int
+      log_level:
+        description:
+        - OVMS log level. Defaults to C(INFO).
+        type: str
+        choices:
+        - TRACE
+        - DEBUG
+        - INFO
+        - WARNING
+        - ERROR
+      grpc_workers:
+        description:
+        - Number of gRPC server instances. Defaults to C(1).
+        type: int
+      rest_workers:
+        description:
+        - Number of REST worker threads.
+        type: int
+      sequence_cleaner_poll_wait_minutes:
+        description:
+        - Sequence cleaner interval (OVMS before 2026.3 only). Defaults to C(5).
+        type: int
+  models_repository:
+    description:
+    - Where the models are, and the credentials to read them.
+    type: dict
+    suboptions:
+      storage_type:
+        description:
+        - Storage type of the model repository. Defaults to C(google).
+        type: str
+        choices:
+        - S3
+        - google
+        - azure
+        - cluster
+      models_host_path:
+        description:
+        - 'Cluster storage: a host path mounted read-only at C(/models).'
+        type: str
+      models_volume_claim:
+        description:
+        - 'Cluster storage: a PersistentVolumeClaim mounted read-only at C(/models).'
+        type: str
+      runAsUser:
+        description:
+        - User ID the container runs as.
+        type: str
+      runAsGroup:
+        description:
+        - Group ID the container runs as.
+        type: str
+      aws_secret_access_key:
+        description:
+        - S3 secret access key (stored in a Secret).
+        type: str
+      aws_access_key_id:
+        description:
+        - S3 access key ID (stored in a Secret).
+        - The operator puts the key ID in the pod spec in plain text; here it lives in the Secret too.
+        type: str
+      aws_session_token:
+        description:
+        - S3 session token (stored in a Secret).
+        - 'Not a field of the operator''s CRD: an addition of this collection.'
+        type: str
+      aws_region:
+        description:
+        - S3 region.
+        type: str
+      s3_compat_api_endpoint:
+        description:
+        - S3-compatible endpoint (MinIO, ...).
+        type: str
+      gcp_creds_secret_name:
+        description:
+        - A Secret holding C(gcp-creds.json), mounted at C(/secret).
+        - The operator mounts a Secret named gcpcreds whatever this says; here the name is honoured.
+        type: str
+      azure_storage_connection_string:
+        description:
+        - Azure storage connection string (stored in a Secret).
+        type: str
+      https_proxy:
+        description:
+        - C(https_proxy) for model downloads.
+        type: str
+      http_proxy:
+        description:
+        - C(http_proxy) for model downloads.
+        type: str
+      no_proxy:
+        description:
+        - C(no_proxy) for model downloads.
+        - Read by the operator although its CRD schema omits it.
+        type: str
+  monitoring:
+    description:
+    - OVMS metrics.
+    type: dict
+    suboptions:
+      metrics_enable:
+        description:
+        - Enable the metrics endpoint. Defaults to C(false).
+        type: bool
+      metrics_list:
+        description:
+        - Comma-separated metric names to enable.
+        type: str
+  autoscaling:
+    description:
+    - 'A HorizontalPodAutoscaler (autoscaling/v2) for the Deployment. While it is on, the replica count belongs to
+      it: a re-apply never resets it.'
+    type: dict
+    suboptions:
+      enabled:
+        description:
+        - Create the HorizontalPodAutoscaler. Defaults to C(false).
+        type: bool
+      min_replicas:
+        description:
+        - Minimum replicas. Defaults to C(1).
+        type: int
+      max_replicas:
+        description:
+        - Maximum replicas (required when enabled).
+        type: int
+      target_cpu_utilization:
+        description:
+        - Target average CPU utilisation, in percent of requests.
+        type: int
+      pod_metrics:
+        description:
+        - Per-pod metrics to average, each C(name) (for example C(ovms_requests_success) or a queue-size metric served
+          by a metrics adapter) and C(target_average_value) (a quantity).
+        type: list
+        elements: dict
+  pod_disruption_budget:
+    description:
+    - A PodDisruptionBudget for the pods.
+    type: dict
+    suboptions:
+      enabled:
+        description:
+        - Create the PodDisruptionBudget. Defaults to C(false).
+        type: bool
+      min_available:
+        description:
+        - Minimum available pods, a number or a percentage.
+        type: str
+      max_unavailable:
+        description:
+        - Maximum unavailable pods, a number or a percentage.
+        type: str
+  ingress:
+    description:
+    - An Ingress (networking.k8s.io/v1) in front of the Service.
+    type: dict
+    suboptions:
+      enabled:
+        description:
+        - Create the Ingress. Defaults to C(false).
+        type: bool
+      host:
+        description:
+        - Host name.
+        type: str
+      class_name:
+        description:
+        - C(ingressClassName).
+        type: str
+      path:
+        description:
+        - HTTP path. Defaults to C(/).
+        type: str
+      tls_secret_name:
+        description:
+        - A TLS Secret for the host.
+        type: str
+      annotations:
+        description:
+        - Annotations of the Ingress (for example for gRPC backends).
+        type: dict
+      port:
+        description:
+        - Which Service port it routes to. Defaults to C(rest).
+        type: str
+        choices:
+        - rest
+        - grpc
+  route:
+    description:
+    - An OpenShift Route (route.openshift.io/v1) to the Service.
+    type: dict
+    suboptions:
+      enabled:
+        description:
+        - Create the Route. Defaults to C(false).
+        type: bool
+      host:
+        description:
+        - 'Host name (empty: OpenShift generates one).'
+        type: str
+      port:
+        description:
+        - Which Service port it routes to. Defaults to C(rest).
+        type: str
+        choices:
+        - rest
+        - grpc
+      tls_termination:
+        description:
+        - 'TLS termination (C(none): plain HTTP). Defaults to C(edge).'
+        type: str
+        choices:
+        - edge
+        - passthrough
+        - reencrypt
+        - none
+# END GENERATED SPEC OPTIONS
+notes:
+  - The defaults follow the operator's CRD except where its behaviour is broken or outdated - the image is a pinned OVMS
+    release instead of C(:latest), the CRD's placeholder model path is refused, the S3 key ID lives in a Secret,
+    O(models_repository.gcp_creds_secret_name) is honoured, and a startup probe protects slow model loads.
+  - Efficiency - a run makes one LIST per kind this collection manages and one PATCH per rendered object; a no-op
+    run writes nothing to etcd.
+seealso:
+  - module: openvino.ovms.modelserver_info
+  - plugin: openvino.ovms.modelserver_manifests
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Serve one model from Google Cloud Storage
+  openvino.ovms.modelserver:
+    name: resnet
+    namespace: ovms
+    models_settings:
+      model_name: resnet
+      model_path: gs://my-bucket/resnet50
+    models_repository:
+      storage_type: google
+      gcp_creds_secret_name: gcp-reader
+    deployment_parameters:
+      replicas: 2
+      resources:
+        limits: {cpu: "4", memory: 8Gi}
+
+- name: Apply a ModelServer manifest written for the operator
+  openvino.ovms.modelserver:
+    src: files/ovms-sample.yaml
+
+- name: Several models from S3, with a generated config.json, autoscaling and a PDB
+  openvino.ovms.modelserver:
+    name: vision
+    namespace: ovms
+    models_settings:
+      single_model_mode: false
+      models:
+        - {name: resnet, base_path: s3://models/resnet}
+        - {name: face-detection, base_path: s3://models/face, shape: auto}
+    models_repository:
+      storage_type: S3
+      aws_access_key_id: "{{ vault_s3_key_id }}"
+      aws_secret_access_key: "{{ vault_s3_secret }}"
+      s3_compat_api_endpoint: http://minio.storage:9000
+    server_settings:
+      file_system_poll_wait_seconds: 10
+    autoscaling:
+      enabled: true
+      min_replicas: 2
+      max_replicas: 6
+      target_cpu_utilization: 70
+    deployment_parameters:
+      resources:
+        requests: {cpu: "2"}
+    pod_disruption_budget:
+      enabled: true
+      min_available: "1"
+
+- name: Report drift without changing anything (run with --check --diff)
+  openvino.ovms.modelserver:
+    src: files/ovms-sample.yaml
+  check_mode: true
+  register: drift
+
+- name: Remove a model server and everything it owns
+  openvino.ovms.modelserver:
+    name: resnet
+    namespace: ovms
+    state: absent
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any object was (or, in check mode, would be) created, updated or deleted.
+  returned: always
+  type: bool
+objects:
+  description: Every object of the model server and what happened to it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Object kind.
+      type: str
+      sample: Deployment
+    name:
+      description: Object name.
+      type: str
+      sample: resnet-ovms
+    namespace:
+      description: Object namespace.
+      type: str
+    action:
+      description: V(created), V(updated), V(unchanged) or V(deleted) (in check mode - what would happen).
+      type: str
+      sample: updated
+    changes:
+      description: For V(updated) objects, each changed field with its value before and after (Secret values
+        masked).
+      type: list
+      elements: dict
+      returned: when action is updated
+      sample: [{path: "spec.replicas", before: 1, after: 2}]
+diff:
+  description: Before and after of each object that changes, as YAML (with C(--diff)).
+  returned: in diff mode
+  type: list
+  elements: dict
+service:
+  description: How to reach the model server inside the cluster.
+  returned: when state is present
+  type: dict
+  contains:
+    name:
+      description: Service name.
+      type: str
+      sample: resnet-ovms
+    grpc_port:
+      description: Service port for gRPC.
+      type: int
+      sample: 8080
+    rest_port:
+      description: Service port for REST.
+      type: int
+      sample: 8081
+    grpc_url:
+      description: In-cluster gRPC address.
+      type: str
+      sample: resnet-ovms.ovms.svc:8080
+    rest_url:
+      description: In-cluster REST URL.
+      type: str
+      sample: http://resnet-ovms.ovms.svc:8081
+api_requests:
+  description: Requests this run sent to the API server, in total, writes, and by HTTP verb.
+  returned: always
+  type: dict
+  sample: {total: 10, writes: 2, by_verb: {GET: 8, PATCH: 2}}
+"""
+
+import copy
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    HAS_K8S_CORE = True
+    K8S_IMPORT_ERROR = None
+except ImportError:
+    HAS_K8S_CORE = False
+    K8S_IMPORT_ERROR = traceback.format_exc()
+    AUTH_ARG_SPEC = {}
+
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _runner, _spec
+
+
+def argument_spec():
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        definition=dict(type="dict"),
+        src=dict(type="path"),
+        force_conflicts=dict(type="bool", default=False),
+        prune=dict(type="bool", default=True),
+    )
+    spec.update(_spec.argument_spec())
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("definition", "src")])
+    if not HAS_K8S_CORE:
+        module.fail_json(msg=missing_required_lib("kubernetes.core (the kubernetes Python client)"),
+                         exception=K8S_IMPORT_ERROR)
+    # Credentials inside a definition or src file are masked like the no_log options.
+    try:
+        name, namespace, raw = _runner.resolve(module.params)
+        module.no_log_values.update(_spec.secret_values(raw))
+    except _spec.SpecError as exc:
+        module.fail_json(msg=str(exc), field=exc.path)
+    try:
+        client = get_api_client(**dict((k, module.params.get(k)) for k in AUTH_ARG_SPEC))
+        result = _runner.run(module.params, client.client.client, check_mode=module.check_mode,
+                             want_diff=module._diff)
+    except _spec.SpecError as exc:
+        module.fail_json(msg=str(exc), field=exc.path)
+    except _reconcile.ReconcileError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # connection problems surface from the kubernetes client with their own types
+        module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
