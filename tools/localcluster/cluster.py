@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -204,6 +205,13 @@ class Cluster:
         # a zombie is not alive; a recycled PID running another program is not ours
         return stat.rsplit(")", 1)[1].split()[0] != "Z" and cmdline[0] == str(self.binaries[component]).encode()
 
+    def _exit_status(self, component: str) -> str:
+        try:
+            pid, status = os.waitpid(self.pids[component], os.WNOHANG)
+        except ChildProcessError:
+            return ""
+        return f" with status {os.waitstatus_to_exitcode(status)}" if pid else ""
+
     def log_tail(self, component: str, lines: int = 20) -> str:
         try:
             text = (self.run_dir / "logs" / f"{component}.log").read_text(errors="replace")
@@ -216,7 +224,9 @@ class Cluster:
         last = None
         while time.monotonic() < deadline:
             if not self._alive(component):
-                raise ClusterError(f"{component} exited while waiting for {what}; last log lines "
+                time.sleep(0.5)  # let its last words reach the log
+                raise ClusterError(f"{component} exited{self._exit_status(component)} while waiting for {what}; "
+                                   f"last log lines "
                                    f"({self.run_dir}/logs/{component}.log):\n{self.log_tail(component)}")
             try:
                 if check():
@@ -229,6 +239,9 @@ class Cluster:
 
     # -- bring-up ----------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
+        # every `up` starts a fresh cluster: no data or PKI from an earlier run is reused
+        for d in ("etcd", "pki", "kwok"):
+            shutil.rmtree(self.run_dir / d, ignore_errors=True)
         for d in ("logs", "etcd", "kwok"):
             (self.run_dir / d).mkdir(parents=True, exist_ok=True)
         self.ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "controller_manager",

@@ -1,0 +1,41 @@
+"""Run a task of this collection through ansible-playbook (the real thing: argument parsing, no_log, check
+and diff modes) and return its result as JSON."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest_paths import COLLECTIONS_DIR
+
+
+class TaskResult(dict):
+    """The task's result, plus the raw JSON text of everything ansible printed (for leak checks)."""
+    raw: str = ""
+
+
+def run_task(module: str, args: dict, kubeconfig: Path, tmp_path: Path, check=False, diff=False) -> TaskResult:
+    playbook = tmp_path / "play.yml"
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "vars": {"ansible_python_interpreter": sys.executable},
+             "tasks": [{"name": "task under test", module: args, "ignore_errors": True}]}]
+    playbook.write_text(json.dumps(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               K8S_AUTH_KUBECONFIG=str(kubeconfig), ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("ansible-playbook printed no JSON (exit %d):\n%s\n%s" % (proc.returncode, proc.stdout,
+                                                                                       proc.stderr))
+    result = TaskResult(out["plays"][0]["tasks"][0]["hosts"]["localhost"])
+    result.raw = proc.stdout + proc.stderr
+    return result

@@ -1,0 +1,102 @@
+"""Every object rendered for a broad set of specs is accepted by the real API server (server-side apply,
+strict field validation, dry run: admission and validation run, nothing is stored)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from kubernetes import client
+
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render
+
+from conftest import wait_for
+
+ROUTE_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "routes.route.openshift.io"},
+    "spec": {"group": "route.openshift.io", "scope": "Namespaced",
+             "names": {"plural": "routes", "singular": "route", "kind": "Route"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                 "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+}
+
+S3 = {"storage_type": "S3", "aws_access_key_id": "id", "aws_secret_access_key": "key", "aws_session_token": "t",
+      "aws_region": "us-east-1", "s3_compat_api_endpoint": "http://minio:9000"}
+EVERYTHING_ON = {
+    "autoscaling": {"enabled": True, "min_replicas": 2, "max_replicas": 5, "target_cpu_utilization": 60,
+                    "pod_metrics": [{"name": "ovms_requests_success", "target_average_value": "50"}]},
+    "pod_disruption_budget": {"enabled": True, "max_unavailable": "25%"},
+    "ingress": {"enabled": True, "host": "ovms.example.com", "class_name": "nginx", "tls_secret_name": "tls",
+                "annotations": {"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"}, "port": "grpc"},
+    "route": {"enabled": True, "host": "ovms.apps.example.com", "tls_termination": "edge"},
+}
+SPECS = {
+    "google-single-new-ovms": {"models_settings": {"model_path": "gs://b/m"},
+                               "models_repository": {"gcp_creds_secret_name": "gcp"}},
+    "s3-single-old-ovms-stateful": {"image_name": "openvino/model_server:2025.4",
+                                    "models_settings": {"model_path": "s3://b/m", "is_stateful": True,
+                                                        "idle_sequence_cleanup": False, "max_sequence_number": 50,
+                                                        "low_latency_transformation": True},
+                                    "models_repository": S3},
+    "azure-multi-generated": {"models_settings": {"single_model_mode": False, "models": [
+        {"name": "a", "base_path": "az://c/a", "shape": "auto"}, {"name": "b", "base_path": "azfs://s/b", "nireq": 2}]},
+        "models_repository": {"storage_type": "azure", "azure_storage_connection_string": "DefaultEndpoints=x"},
+        "monitoring": {"metrics_enable": True, "metrics_list": "ovms_requests_success"}},
+    "cluster-pvc-multi-own-configmap": {"models_settings": {"single_model_mode": False,
+                                                            "config_configmap_name": "my-config"},
+                                        "models_repository": {"storage_type": "cluster", "models_volume_claim": "m",
+                                                              "runAsUser": "1000", "runAsGroup": "1000"}},
+    "cluster-hostpath-config-path-gpu": {"models_settings": {"single_model_mode": False,
+                                                             "config_path": "/models/config.json"},
+                                         "models_repository": {"storage_type": "cluster",
+                                                               "models_host_path": "/srv/models"},
+                                         "deployment_parameters": {"resources": {
+                                             "limits": {"cpu": "2", "memory": "4Gi", "xpu_device": "gpu.intel.com/i915"},
+                                             "requests": {"cpu": "1", "memory": "2Gi"}},
+                                             "node_affinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                                                 "nodeSelectorTerms": [{"matchExpressions": [{
+                                                     "key": "intel.feature.node.kubernetes.io/gpu",
+                                                     "operator": "In", "values": ["true"]}]}]}},
+                                             "update_strategy": {"type": "RollingUpdate", "rollingUpdate": {
+                                                 "maxSurge": 1, "maxUnavailable": 0}},
+                                             "openshift_service_mesh": True, "extra_envs_secret": "env",
+                                             "extra_envs_configmap": "envcm"}},
+    "everything-on": dict(EVERYTHING_ON, models_settings={"model_path": "gs://b/m"},
+                          deployment_parameters={"resources": {"requests": {"cpu": "1"}}},
+                          service_parameters={"service_type": "NodePort", "grpc_port": 9000, "rest_port": 9001},
+                          server_settings={"log_level": "DEBUG", "rest_workers": 4, "grpc_workers": 2,
+                                           "file_system_poll_wait_seconds": 5},
+                          models_repository={"http_proxy": "http://p:3128", "https_proxy": "http://p:3128",
+                                             "no_proxy": ".svc"}),
+}
+
+
+@pytest.fixture(scope="module")
+def route_crd(api_client):
+    ext = client.ApiextensionsV1Api(api_client)
+    try:
+        ext.create_custom_resource_definition(ROUTE_CRD)
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    wait_for(lambda: any(r.name == "routes" for r in client.CustomObjectsApi(api_client).get_api_resources(
+        "route.openshift.io", "v1").resources), 30, "the Route API to be served")
+    yield
+
+
+@pytest.mark.parametrize("case", sorted(SPECS))
+def test_every_rendered_object_is_accepted(case, api_client, namespace, route_crd):
+    manifests = _render.manifests_for(name="srv-" + case[:20].rstrip("-"), namespace=namespace,
+                                      spec=copy.deepcopy(SPECS[case]))[0]
+    api = _reconcile.Api(api_client)
+    kinds = set()
+    for m in manifests:
+        status, body = api.request("PATCH", _reconcile.object_path(m["kind"], namespace, m["metadata"]["name"]),
+                                   body=m, content_type="application/apply-patch+yaml",
+                                   query=[("fieldManager", "openvino.ovms"), ("fieldValidation", "Strict"),
+                                          ("dryRun", "All")])
+        assert status in (200, 201), "%s %s refused: %s" % (m["kind"], m["metadata"]["name"], body)
+        kinds.add(m["kind"])
+    assert {"Deployment", "Service"} <= kinds
+    if case == "everything-on":
+        assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "Route"} <= kinds
