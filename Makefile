@@ -26,6 +26,9 @@ help:
 	@echo "make test-molecule   molecule test (MOLECULE_CLUSTER=local|existing|kind)"
 	@echo "make cluster-up      build (if needed) and start the local control plane; prints KUBECONFIG"
 	@echo "make cluster-down    stop the local control plane started by cluster-up"
+	@echo "make lint            ansible-lint (production profile)"
+	@echo "make sanity          ansible-test sanity (slow: builds its own virtual environments from PyPI)"
+	@echo "make docs            regenerate the module's option docs from the schema"
 	@echo "make venv            only create the virtual environment: $(VENV)"
 
 $(VENV)/.installed: requirements.txt
@@ -43,7 +46,7 @@ cluster-binaries: venv
 
 .PHONY: test
 test: venv cluster-binaries
-	$(MAKE) --no-print-directory test-unit test-integration test-molecule
+	$(MAKE) --no-print-directory lint test-unit test-integration test-molecule
 
 .PHONY: test-unit
 test-unit: venv
@@ -64,3 +67,15 @@ cluster-up: venv
 .PHONY: cluster-down
 cluster-down: venv
 	python -m localcluster down
+
+.PHONY: docs
+docs: venv
+	python tools/gen_docs.py
+
+.PHONY: sanity
+sanity: venv
+	tools/sanity.sh
+
+.PHONY: lint
+lint: venv
+	ansible-lint --profile production

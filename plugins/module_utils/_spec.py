@@ -108,7 +108,7 @@ FIELDS = {
         "single_model_mode": F("bool", True, crd_default=True,
                                desc="Serve one model from I(model_path); C(false) serves a config file."),
         "config_configmap_name": F("str", desc="Multi-model: a ConfigMap of yours holding C(config.json), "
-                                                "mounted at C(/config)."),
+                                               "mounted at C(/config)."),
         "config_path": F("str", desc="Multi-model: path of the config file (for example on the models volume)."),
         "models": F("list", elements="dict", ours=True,
                     desc="Multi-model: the models to serve; the module generates C(config.json) in a ConfigMap. "
@@ -569,6 +569,8 @@ def _argspec(fields):
             a["choices"] = list(f["choices"])
         if f["secret"]:
             a["no_log"] = True
+        elif "secret" in key or "key" in key or "token" in key:
+            a["no_log"] = False  # a Secret's name or a key's ID, not a credential
         if f["type"] == "list":
             a["elements"] = f["elements"]
         spec[key] = a

@@ -12,7 +12,7 @@ module: modelserver
 short_description: Deploy OpenVINO Model Server from a ModelServer spec, without the operator
 version_added: 0.1.0
 author:
-  - openvino.ovms developers
+  - openvino.ovms developers (@openvinotoolkit)
 description:
   - Turns what you would write in the OpenVINO operator's C(ModelServer) resource (C(intel.com/v1alpha1)) into the
     Kubernetes objects the operator would make - a Deployment and a Service exposing gRPC and REST, Secrets for
