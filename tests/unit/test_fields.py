@@ -8,7 +8,9 @@ from ansible_collections.openvino.ovms.plugins.module_utils import _spec
 
 from helpers import args, container, env, render
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "modelserver-v1alpha1-fields.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "modelserver-v1alpha1-fields.yaml"
+# the project's reference, beside the checkout (as in CI); the fixture is a copy of it
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference" / "modelserver-v1alpha1-fields.yaml"
 OLD = "openvino/model_server:2025.4"  # an OVMS that still has the stateful options
 
 
@@ -239,8 +241,26 @@ EFFECTS = {
 
 
 def test_reference_fields_are_all_in_the_schema():
-    reference = [f["path"] for f in yaml.safe_load(REFERENCE.read_text())]
+    reference = [f["path"] for f in yaml.safe_load(FIXTURE.read_text())]
+    assert len(reference) == 57
     assert set(reference) <= set(_spec.leaf_paths())
+
+
+def test_fixture_is_the_shared_reference():
+    if not SHARED.exists():
+        pytest.skip("../shared/reference is not beside this checkout")
+    assert FIXTURE.read_text() == SHARED.read_text()
+
+
+def test_crd_defaults_are_recorded_in_the_schema():
+    fields = dict((f["path"], f) for f in yaml.safe_load(FIXTURE.read_text()))
+    for path, ref in fields.items():
+        if "crd_default" not in ref:
+            continue
+        node = {"fields": _spec.FIELDS}
+        for part in path.split(".")[1:]:
+            node = node["fields"][part]
+        assert str(node["crd_default"]) == str(ref["crd_default"]), path
 
 
 def test_every_schema_field_has_an_effect_test():
