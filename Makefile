@@ -20,6 +20,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help:
+	@echo "make deploy          deploy the sample model server (to KUBECONFIG, or to the local control plane)"
 	@echo "make test            install everything needed, then run unit, integration and molecule tests"
 	@echo "make test-unit       unit tests only (no cluster)"
 	@echo "make test-integration  pytest against the local control plane (or OVMS_TEST_CLUSTER=existing)"
@@ -43,6 +44,18 @@ venv: $(VENV)/.installed
 .PHONY: cluster-binaries
 cluster-binaries: venv
 	python -m localcluster build
+
+# The main job: deploy the operator guide's sample model server. Without KUBECONFIG it brings up the local
+# control plane first (nodes and pods simulated by KWOK: no OVMS process runs there).
+.PHONY: deploy
+deploy: venv
+	@if [ -z "$${KUBECONFIG:-}" ]; then \
+	  echo "[make] no KUBECONFIG: using the local control plane (pods are simulated by KWOK; OVMS itself does not run)"; \
+	  python -m localcluster up; \
+	  export KUBECONFIG="$$(python -m localcluster env | sed 's/^export KUBECONFIG=//')"; \
+	else echo "[make] deploying to the cluster in KUBECONFIG=$$KUBECONFIG"; fi; \
+	ansible-playbook -i localhost, -c local -e ansible_python_interpreter="$$(command -v python)" \
+	  playbooks/deploy.yml -e @playbooks/vars/seed-sample.yml
 
 .PHONY: test
 test: venv cluster-binaries
