@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from collection_path import cache_root  # tools/ is on sys.path whenever this package is importable
+
 from . import versions
 
 ETCD_MAIN = """\
@@ -45,13 +47,6 @@ func main() {
 
 class BuildError(RuntimeError):
     pass
-
-
-def cache_root() -> Path:
-    if os.environ.get("OVMS_CACHE_DIR"):
-        return Path(os.environ["OVMS_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "openvino-ovms"
 
 
 def log(msg: str) -> None:

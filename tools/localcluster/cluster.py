@@ -15,7 +15,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +57,7 @@ class ClusterError(RuntimeError):
     pass
 
 
-def log(msg: str) -> None:
-    print(f"[localcluster] {msg}", file=sys.stderr, flush=True)
+log = build.log
 
 
 def default_run_dir(name: str = "default") -> Path:
