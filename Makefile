@@ -50,8 +50,10 @@ cluster-binaries: venv
 .PHONY: deploy
 deploy: venv
 	@if [ -z "$${KUBECONFIG:-}" ]; then \
-	  echo "[make] no KUBECONFIG: using the local control plane (pods are simulated by KWOK; OVMS itself does not run)"; \
+	  echo "[make] no KUBECONFIG: using the local control plane. Its pods are simulated by KWOK, and OVMS's REST API"; \
+	  echo "[make] is answered by a stand-in (a test double) inside a network namespace: no real OVMS runs here."; \
 	  python -m localcluster up; \
+	  python -m localcluster standin up --models resnet; \
 	  export KUBECONFIG="$$(python -m localcluster env | sed 's/^export KUBECONFIG=//')"; \
 	else echo "[make] deploying to the cluster in KUBECONFIG=$$KUBECONFIG"; fi; \
 	ansible-playbook -i localhost, -c local -e ansible_python_interpreter="$$(command -v python)" \

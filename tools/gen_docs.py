@@ -37,11 +37,82 @@ def render_module(path: Path) -> str:
     return head + BEGIN + begin_line + "\n" + option_block() + END + tail
 
 
+ROLE_SPECS = ROOT / "roles" / "modelserver" / "meta" / "argument_specs.yml"
+ROLE_OPTIONS = {
+    "modelserver_state": {"type": "str", "choices": ["present", "absent"], "default": "present",
+                          "description": ["V(present) applies, waits and verifies; V(absent) deletes every object "
+                                          "the model server owns."]},
+    "modelserver_name": {"type": "str", "description": ["Name of the model server (unless in the definition/src)."]},
+    "modelserver_namespace": {"type": "str", "description": ["Namespace (unless in the definition/src)."]},
+    "modelserver_definition": {"type": "dict", "description": ["A whole ModelServer manifest, as written for the "
+                                                                "operator."]},
+    "modelserver_src": {"type": "path", "description": ["A YAML file holding one ModelServer manifest."]},
+    "modelserver_force_conflicts": {"type": "bool", "default": False,
+                                    "description": ["Take over fields owned by another server-side apply manager."]},
+    "modelserver_prune": {"type": "bool", "default": True,
+                          "description": ["Delete owned objects the spec no longer renders."]},
+    "modelserver_wait": {"type": "bool", "default": True,
+                         "description": ["Wait for the rollout (and verify the models) after applying."]},
+    "modelserver_wait_timeout": {"type": "int", "default": 600,
+                                 "description": ["Seconds for the rollout and the models together."]},
+    "modelserver_progress_interval": {"type": "int", "default": 10,
+                                      "description": ["Seconds between progress lines while waiting."]},
+    "modelserver_verify": {"type": "bool", "default": True,
+                           "description": ["Check that every expected model has a version AVAILABLE with error_code "
+                                           "OK in GET /v1/config and that GET /v2/models/<name>/ready answers 200."]},
+    "modelserver_ovms_url": {"type": "str", "default": "",
+                             "description": ["Reach OVMS at this base URL (Route, Ingress, NodePort, in-cluster) "
+                                             "instead of through the API server's service proxy (which needs RBAC "
+                                             "on services/proxy)."]},
+    "modelserver_rollback_on_failure": {"type": "bool", "default": False,
+                                        "description": ["When the rollout or the verification fails, restore the "
+                                                        "previous revision (like helm --atomic), then fail naming the "
+                                                        "cause and what was rolled back."]},
+}
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents block sequences under their key, as yamllint (and ansible-lint) expect."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+def _role_option(doc: dict) -> dict:
+    out = {k: v for k, v in doc.items() if k in ("type", "choices", "elements", "default")}
+    out["description"] = doc["description"]
+    if "suboptions" in doc:
+        out["options"] = {k: _role_option(v) for k, v in doc["suboptions"].items()}
+    return out
+
+
+def render_role_specs() -> str:
+    options = dict(ROLE_OPTIONS)
+    for key, doc in _spec().option_docs().items():
+        option = _role_option(doc)
+        option["description"] = ["The ModelServer spec's C(%s), as the module's option of that name." % key] + \
+            option["description"]
+        options["modelserver_" + key] = option
+    specs = {"argument_specs": {"main": {
+        "short_description": "Deploy an OpenVINO model server, wait for its pods and verify its models",
+        "description": ["Applies a ModelServer spec with openvino.ovms.modelserver, waits for the rollout with a "
+                        "progress line, verifies the models through OVMS's REST API, and on failure names each pod "
+                        "or model that is not ready (and optionally rolls back).",
+                        "Generated from plugins/module_utils/_spec.py by tools/gen_docs.py: do not edit."],
+        "options": options}}}
+    return "---\n" + yaml.dump(specs, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False, width=110)
+
+
 TARGETS = [ROOT / "plugins" / "modules" / "modelserver.py"]
 
 
 def main(argv) -> int:
     stale = []
+    new_specs = render_role_specs()
+    if not ROLE_SPECS.exists() or ROLE_SPECS.read_text() != new_specs:
+        stale.append(ROLE_SPECS)
+        if "--check" not in argv:
+            ROLE_SPECS.write_text(new_specs)
     for path in TARGETS:
         new = render_module(path)
         if new != path.read_text():

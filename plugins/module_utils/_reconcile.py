@@ -70,6 +70,29 @@ class Api:
             payload = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         return status, payload
 
+    def watch(self, path, query):
+        """Yield the events of a watch on a collection until the server ends it (timeoutSeconds in query)."""
+        from kubernetes.client.rest import ApiException
+
+        self.counts["WATCH"] = self.counts.get("WATCH", 0) + 1
+        try:
+            resp = self.api_client.call_api(path, "GET", query_params=[("watch", "1")] + list(query),
+                                            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                                            _preload_content=False, _return_http_data_only=True)
+        except ApiException as exc:
+            yield {"type": "ERROR", "object": {"code": exc.status, "message": str(exc.reason)}}
+            return
+        buf = b""
+        try:
+            for chunk in resp.stream(amt=None, decode_content=True):
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+        finally:
+            resp.close()
+
     @property
     def total(self):
         return sum(self.counts.values())
@@ -314,7 +337,10 @@ class Reconciler:
                 if self.want_diff:
                     diffs.append(diff_entry(kind, namespace, obj_name, strip(obj), None))
         changed = any(o["action"] != "unchanged" for o in objects)
-        return {"changed": changed, "objects": objects, "diff": diffs}
+        deployment = next((o for (k, _), o in live.items() if k == "Deployment"), None)
+        revision = ((deployment or {}).get("metadata", {}).get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision", 0)
+        return {"changed": changed, "objects": objects, "diff": diffs, "revision_before": int(revision or 0)}
 
     def _refuse_foreign(self, kind, namespace, name):
         """An object we are about to create must not already exist unlabelled (someone else's)."""

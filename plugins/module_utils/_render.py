@@ -255,14 +255,16 @@ def deployment(name, namespace, spec, version, config=None):
     if mounts:
         container["volumeMounts"] = mounts
 
-    pod_annotations = {}
+    pod_annotations = dict(dp["pod_annotations"] or {})
     if dp["openshift_service_mesh"]:
         pod_annotations["sidecar.istio.io/inject"] = "true"
     if config is not None and spec["server_settings"]["file_system_poll_wait_seconds"] == 0:
         # OVMS does not re-read its config without polling: a changed config must roll the pods.
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()[:16]
         pod_annotations[ANNOTATION_CONFIG_CHECKSUM] = digest
-    template_meta = {"labels": selector_labels(name)}
+    labels = dict(dp["pod_labels"] or {})
+    labels.update(selector_labels(name))  # the selector's labels always win
+    template_meta = {"labels": labels}
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
     pod_spec = {"containers": [container]}

@@ -9,11 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec, _status
 
 COLLECTION_VERSION = "0.1.0"
 USER_AGENT = "openvino.ovms/%s" % COLLECTION_VERSION
-BASE_OPTIONS = ("state", "name", "namespace", "definition", "src", "force_conflicts", "prune")
+BASE_OPTIONS = ("state", "name", "namespace", "definition", "src", "force_conflicts", "prune", "revision")
 
 
 def load_src(path):
@@ -55,20 +55,36 @@ def run(params, api_client, check_mode=False, want_diff=False):
     """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError."""
     name, namespace, raw = resolve(params)
     warnings = []
-    if params.get("state", "present") == "absent":
+    state = params.get("state", "present")
+    if hasattr(api_client, "user_agent"):
+        api_client.user_agent = USER_AGENT
+    if state == "rollback" and params.get("revision"):
+        api = _reconcile.Api(api_client)
+        restored = _status.rollback(api, namespace, name, params["revision"], check_mode=check_mode)
+        result = {"changed": True, "rolled_back": restored, "service": None, "warnings": [], "name": name,
+                  "namespace": namespace,
+                  "objects": [{"kind": "Deployment", "name": _spec.object_name(name), "namespace": namespace,
+                               "action": "rolled back"}],
+                  "api_requests": {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}}
+        if want_diff:
+            result["diff"] = []
+        return result
+    if state in ("absent", "rollback"):  # rolling back a first deployment removes it
         _spec.check_name("metadata.name", name)
         desired, info = [], None
     else:
         spec, warnings = _spec.normalize(name, namespace, raw)
         desired = _render.render(name, namespace, spec)
         info = _render.service_info(name, namespace, spec)
-    if hasattr(api_client, "user_agent"):
-        api_client.user_agent = USER_AGENT
     api = _reconcile.Api(api_client)
     rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
                                 want_diff=want_diff)
     result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
+    if state == "rollback":
+        result["rolled_back"] = "the model server did not exist before: deleted every object it owned (%s)" % (
+            ", ".join("%s %s" % (o["kind"], o["name"]) for o in result["objects"]) or "none")
     result["service"] = info
+    result["name"], result["namespace"] = name, namespace
     result["warnings"] = warnings + rec.warnings
     result["api_requests"] = {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}
     if not want_diff:

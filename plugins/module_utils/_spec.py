@@ -94,6 +94,8 @@ FIELDS = {
                                desc="A Secret whose keys become environment variables (C(envFrom))."),
         "extra_envs_configmap": F("str", documented_only=True,
                                   desc="A ConfigMap whose keys become environment variables (C(envFrom))."),
+        "pod_labels": F("dict", ours=True, desc="Extra labels on the pods (the selector's labels cannot be changed)."),
+        "pod_annotations": F("dict", ours=True, desc="Extra annotations on the pods."),
         "startup_timeout_seconds": F("int", 600, min=10, ours=True,
                                      desc="How long the startup probe lets OVMS load its models before the "
                                           "liveness probe may restart it."),
@@ -437,6 +439,10 @@ def _check_consistency(s, warnings):
     for key in ("extra_envs_secret", "extra_envs_configmap"):
         if dp[key]:
             check_name("spec.deployment_parameters." + key, dp[key])
+    for key in ("pod_labels", "pod_annotations"):
+        for k, v in (dp[key] or {}).items():
+            if not isinstance(v, str):
+                raise SpecError("spec.deployment_parameters.%s.%s" % (key, k), "expected a string value, got %r" % (v,))
 
     for key in ("runAsUser", "runAsGroup"):
         if rep[key] is not None and not re.match(r"^[0-9]+$", rep[key]):

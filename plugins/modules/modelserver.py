@@ -51,9 +51,18 @@ options:
     description:
       - V(present) applies the objects and prunes owned objects the spec no longer renders.
       - V(absent) deletes every object owned by this model server.
+      - V(rollback) restores the Deployment's pod template from its revision O(revision), like
+        C(kubectl rollout undo --to-revision); with O(revision=0) (there was nothing before) it deletes every object
+        owned by this model server, like C(helm --atomic) on a failed install. ConfigMap and Secret contents are not
+        restored.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, rollback]
     default: present
+  revision:
+    description:
+      - With O(state=rollback), the Deployment revision to restore (C(rollout.revision) of
+        M(openvino.ovms.modelserver_info) before the change).
+    type: int
   name:
     description:
       - Name of the model server (the ModelServer resource's C(metadata.name)). Required unless O(definition) or
@@ -184,6 +193,16 @@ options:
         - A ConfigMap whose keys become environment variables (C(envFrom)).
         - Read by the operator although its CRD schema omits it.
         type: str
+      pod_labels:
+        description:
+        - Extra labels on the pods (the selector's labels cannot be changed).
+        - 'Not a field of the operator''s CRD: an addition of this collection.'
+        type: dict
+      pod_annotations:
+        description:
+        - Extra annotations on the pods.
+        - 'Not a field of the operator''s CRD: an addition of this collection.'
+        type: dict
       startup_timeout_seconds:
         description:
         - How long the startup probe lets OVMS load its models before the liveness probe may restart it. Defaults
@@ -631,6 +650,26 @@ diff:
   returned: in diff mode
   type: list
   elements: dict
+name:
+  description: Name of the model server (from the options or the manifest).
+  returned: always
+  type: str
+  sample: ovms-sample
+namespace:
+  description: Its namespace.
+  returned: always
+  type: str
+  sample: ovms
+revision_before:
+  description: The Deployment's revision before this run (C(0) when it did not exist); give it to O(state=rollback).
+  returned: when state is present or absent
+  type: int
+  sample: 3
+rolled_back:
+  description: With O(state=rollback), what was restored.
+  returned: when state is rollback and revision is not 0
+  type: str
+  sample: Deployment ovms/resnet-ovms pod template restored from revision 3 (image openvino/model_server:2026.3)
 service:
   description: How to reach the model server inside the cluster.
   returned: when state is present
@@ -684,7 +723,8 @@ from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _
 def argument_spec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
+        state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
+        revision=dict(type="int"),
         name=dict(type="str"),
         namespace=dict(type="str"),
         definition=dict(type="dict"),
@@ -698,7 +738,8 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("definition", "src")])
+                           mutually_exclusive=[("definition", "src")],
+                           required_if=[("state", "rollback", ["revision"])])
     if not HAS_K8S_CORE:
         module.fail_json(msg=missing_required_lib("kubernetes.core (the kubernetes Python client)"),
                          exception=K8S_IMPORT_ERROR)

@@ -17,15 +17,27 @@ class TaskResult(dict):
 
 
 def run_task(module: str, args: dict, kubeconfig: Path, tmp_path: Path, check=False, diff=False) -> TaskResult:
-    playbook = tmp_path / "play.yml"
     play = [{"hosts": "localhost", "gather_facts": False,
              "vars": {"ansible_python_interpreter": sys.executable},
              "tasks": [{"name": "task under test", module: args, "ignore_errors": True}]}]
-    playbook.write_text(json.dumps(play))
+    out, raw = run_playbook(play, kubeconfig, tmp_path, check=check, diff=diff)
+    result = TaskResult(out["plays"][0]["tasks"][0]["hosts"]["localhost"])
+    result.raw = raw
+    return result
+
+
+def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False, extra_vars=None, path=None):
+    """Run a playbook (a list of plays, or the path of a playbook file); return (JSON output, raw output)."""
+    playbook = path or tmp_path / "play.yml"
+    if path is None:
+        playbook.write_text(json.dumps(play))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                K8S_AUTH_KUBECONFIG=str(kubeconfig), ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1")
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+           "-e", "ansible_python_interpreter=%s" % sys.executable]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
     if diff:
@@ -36,6 +48,14 @@ def run_task(module: str, args: dict, kubeconfig: Path, tmp_path: Path, check=Fa
     except ValueError:
         raise AssertionError("ansible-playbook printed no JSON (exit %d):\n%s\n%s" % (proc.returncode, proc.stdout,
                                                                                        proc.stderr))
-    result = TaskResult(out["plays"][0]["tasks"][0]["hosts"]["localhost"])
-    result.raw = proc.stdout + proc.stderr
-    return result
+    return out, proc.stdout + proc.stderr
+
+
+def task_results(out, name_part):
+    """Every result (per host) of the tasks whose name contains name_part, in order."""
+    found = []
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            if name_part in task["task"]["name"]:
+                found.append(task["hosts"]["localhost"])
+    return found

@@ -95,3 +95,35 @@ def namespace(core):
              f"the default ServiceAccount in {name}")
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def pod_network(local_cluster):
+    """The pod IP range inside a network namespace this test run creates, with the OVMS stand-in (a test double)
+    answering for every pod. Skips (fail closed: nothing is sent to pod IPs) when it cannot be made."""
+    from localcluster import podnet
+
+    if local_cluster is None:
+        pytest.skip("the OVMS stand-in needs the local control plane's pod network (OVMS_TEST_CLUSTER=existing)")
+    try:
+        podnet.up(local_cluster.run_dir)
+    except podnet.PodnetUnavailable as exc:
+        pytest.skip("cannot create the pod network namespace, so no test reaches a pod: %s" % exc)
+    try:
+        yield local_cluster.run_dir
+    finally:
+        podnet.down(local_cluster.run_dir)
+
+
+@pytest.fixture
+def standin(pod_network):
+    """Set the stand-in's model behaviours: standin({"m": {"mode": "available"}}) (merged into the script)."""
+    import json
+    from localcluster import podnet
+
+    def set_models(models):
+        path = podnet.script_file(pod_network)
+        script = json.loads(path.read_text() or "{}")
+        script.update(models)
+        podnet.write_script(pod_network, script)
+    return set_models

@@ -71,6 +71,13 @@ EFFECTS = {
     "spec.deployment_parameters.extra_envs_configmap": (
         {"deployment_parameters": {"extra_envs_configmap": "my-cm"}},
         lambda o: {"configMapRef": {"name": "my-cm"}} in container(o)["envFrom"]),
+    "spec.deployment_parameters.pod_labels": (
+        {"deployment_parameters": {"pod_labels": {"team": "vision", "app.kubernetes.io/instance": "other"}}},
+        lambda o: pod(o)["metadata"]["labels"]["team"] == "vision"
+        and pod(o)["metadata"]["labels"]["app.kubernetes.io/instance"] == "resnet"),
+    "spec.deployment_parameters.pod_annotations": (
+        {"deployment_parameters": {"pod_annotations": {"prometheus.io/scrape": "true"}}},
+        lambda o: pod(o)["metadata"]["annotations"]["prometheus.io/scrape"] == "true"),
     "spec.deployment_parameters.startup_timeout_seconds": (
         {"deployment_parameters": {"startup_timeout_seconds": 300}},
         lambda o: container(o)["startupProbe"]["failureThreshold"] == 30),

@@ -32,6 +32,11 @@ def main(argv=None) -> int:
     sub.add_parser("down", parents=[common], help="stop exactly the processes 'up' started")
     sub.add_parser("status", parents=[common], help="print the cluster's state as JSON")
     sub.add_parser("env", parents=[common], help="print 'export KUBECONFIG=...' for the running cluster")
+    p_si = sub.add_parser("standin", parents=[common],
+                          help="the pod network namespace with the OVMS stand-in (a test double) answering for pods")
+    p_si.add_argument("action", choices=["up", "down"])
+    p_si.add_argument("--models", default="",
+                      help="comma-separated model names the stand-in serves as AVAILABLE (up)")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -46,6 +51,21 @@ def main(argv=None) -> int:
             return 1
         cluster.log(f"total time of 'up' (build included when one was needed): {time.monotonic() - t0:.1f} s")
         print(f"export KUBECONFIG={c.kubeconfig}")
+        return 0
+    if args.command == "standin":
+        from . import podnet
+
+        if args.action == "down":
+            cluster.log("stopped: " + (", ".join(podnet.down(run_dir)) or "nothing"))
+            return 0
+        models = [m for m in args.models.split(",") if m]
+        try:
+            state = podnet.up(run_dir, {m: {"mode": "available"} for m in models})
+        except podnet.PodnetUnavailable as exc:
+            cluster.log(f"error: {exc}")
+            return 1
+        cluster.log(f"OVMS stand-in (a test double, not OVMS) answers for every pod of {cluster.POD_NETWORK} inside "
+                    f"network namespace {state['netns']}, serving {', '.join(models) or 'no models'}")
         return 0
     if args.command == "down":
         stopped = cluster.down(run_dir)

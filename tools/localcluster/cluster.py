@@ -383,6 +383,11 @@ def up(run_dir: Path | None = None, bin_dir=None, timeout: float = 120.0, quiet:
             return existing
         existing.stop()
     run_dir.mkdir(parents=True, exist_ok=True)
+    from . import podnet  # imports this module
+
+    if not podnet.ensure_blackhole() and not quiet:
+        log(f"warning: could not blackhole {NETWORK} (needs root and iproute2): traffic to a pod IP would follow "
+            f"the default route; do not use the API server's service proxy on this cluster")
     binaries = build.ensure_binaries(bin_dir)
     cluster = Cluster(run_dir=run_dir)
     cluster.binaries = {
@@ -405,7 +410,10 @@ def up(run_dir: Path | None = None, bin_dir=None, timeout: float = 120.0, quiet:
 
 
 def down(run_dir: Path | None = None) -> list[str]:
+    from . import podnet  # imports this module
+
     run_dir = Path(run_dir or default_run_dir()).resolve()
-    if not (run_dir / "state.json").exists():
-        return []
-    return Cluster.load(run_dir).stop()
+    stopped = podnet.down(run_dir)
+    if (run_dir / "state.json").exists():
+        stopped = Cluster.load(run_dir).stop() + stopped
+    return stopped

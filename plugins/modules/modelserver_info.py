@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) openvino.ovms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: modelserver_info
+short_description: Status of OpenVINO model servers - rollout, pods, and the models OVMS reports
+version_added: 0.1.0
+author:
+  - openvino.ovms developers (@openvinotoolkit)
+description:
+  - Reports one model server, or every model server this collection manages in a namespace - the Deployment's
+    rollout, each pod with the reason it is not ready (C(ImagePullBackOff), C(CrashLoopBackOff) with the last exit
+    code, C(Unschedulable) with the scheduler's message, ...), recent Warning events, and the state of each model as
+    OVMS reports it in C(GET /v1/config) and C(GET /v2/models/<name>/ready).
+  - OVMS is reached through the Kubernetes API server's service proxy
+    (C(/api/v1/namespaces/<ns>/services/<svc>:rest/proxy/...)), which works wherever the kubeconfig works and needs
+    RBAC on C(services/proxy); or directly at O(ovms_url).
+  - With O(wait), it waits (watching the Deployment, polling OVMS) up to O(wait_window) seconds or until
+    O(wait_until), and reports the state it reached; it never fails because the server is not ready.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+requirements:
+  - kubernetes >= 24.2.0
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+options:
+  namespace:
+    description: Namespace of the model server(s).
+    type: str
+    required: true
+  name:
+    description: Name of one model server (as given to M(openvino.ovms.modelserver)); all of the namespace when omitted.
+    type: str
+  models:
+    description: Ask OVMS for the state of the models.
+    type: bool
+    default: true
+  ovms_url:
+    description:
+      - Base URL of OVMS's REST API (a Route, Ingress, NodePort or in-cluster URL) instead of the API server's service
+        proxy. Only with O(name).
+    type: str
+  wait:
+    description: Wait for the rollout to complete (V(rollout)) or for every model to be AVAILABLE (V(models)).
+    type: str
+    choices: [none, rollout, models]
+    default: none
+  wait_until:
+    description: Stop waiting at this time (seconds since the epoch); the role passes its overall deadline here.
+    type: float
+  wait_window:
+    description: Stop waiting after this many seconds of this call, so that a caller can report progress.
+    type: int
+    default: 10
+"""
+
+EXAMPLES = r"""
+- name: Status of every model server in a namespace
+  openvino.ovms.modelserver_info:
+    namespace: ovms
+  register: ovms
+
+- name: Is resnet served?
+  ansible.builtin.debug:
+    msg: "{{ ovms.modelservers[0].models.resnet.state }}"
+
+- name: Wait up to 60 s for the models of one server, through a Route
+  openvino.ovms.modelserver_info:
+    namespace: ovms
+    name: resnet
+    ovms_url: https://resnet.apps.example.com
+    wait: models
+    wait_window: 60
+"""
+
+RETURN = r"""
+now:
+  description: The time of the answer, in seconds since the epoch (to compute deadlines).
+  returned: always
+  type: float
+modelservers:
+  description: One entry per model server.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Model server name.
+      type: str
+    service:
+      description: Deployment and Service name.
+      type: str
+    exists:
+      description: Whether its Deployment exists.
+      type: bool
+    ready:
+      description: Rollout complete and (when O(models)) every expected model AVAILABLE.
+      type: bool
+    progress:
+      description: A one-line summary of the rollout.
+      type: str
+      sample: "ovms/resnet-ovms: 2/3 pods ready, 3/3 updated, 2 available"
+    rollout:
+      description: desired, current, updated, ready, available replicas, generation, observed_generation, revision,
+        complete, deadline_exceeded.
+      type: dict
+    pods:
+      description: Each pod - name, phase, ready, node, ip, restarts, reason (why it is not ready).
+      type: list
+      elements: dict
+    problems:
+      description: One line per pod that is not ready, naming it and why.
+      type: list
+      elements: str
+      sample: ["pod resnet-ovms-5d9f-x2x: container ovms: CrashLoopBackOff (last exit code 1, Error)"]
+    events:
+      description: Recent Warning events about the Deployment's objects.
+      type: list
+      elements: str
+    expected_models:
+      description: The models the server is configured to serve (null when its config file is not readable).
+      type: list
+      elements: str
+    models:
+      description: Per model - available, state, error_code, error_message, versions, ready_endpoint.
+      type: dict
+      sample: {resnet: {available: true, state: AVAILABLE, error_code: OK, error_message: OK}}
+    models_ok:
+      description: Every expected model has a version AVAILABLE with error_code OK and answers ready.
+      type: bool
+    models_failed:
+      description: Models whose load failed (state LOADING with an error code other than OK); waiting will not help.
+      type: list
+      elements: str
+    failure:
+      description: One line saying why the server is not ready (null when it is) - the pods and their reasons, or the
+        models with their state and error message.
+      type: str
+      sample: "model resnet: LOADING (error_code UNKNOWN: UNKNOWN)"
+"""
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    HAS_K8S_CORE = True
+    K8S_IMPORT_ERROR = None
+except ImportError:
+    HAS_K8S_CORE = False
+    K8S_IMPORT_ERROR = traceback.format_exc()
+    AUTH_ARG_SPEC = {}
+
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _runner, _status
+
+
+def main():
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(namespace=dict(type="str", required=True), name=dict(type="str"),
+                models=dict(type="bool", default=True), ovms_url=dict(type="str"),
+                wait=dict(type="str", choices=["none", "rollout", "models"], default="none"),
+                wait_until=dict(type="float"), wait_window=dict(type="int", default=10))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"ovms_url": "name"})
+    if not HAS_K8S_CORE:
+        module.fail_json(msg=missing_required_lib("kubernetes.core (the kubernetes Python client)"),
+                         exception=K8S_IMPORT_ERROR)
+    p = module.params
+    try:
+        client = get_api_client(**dict((k, p.get(k)) for k in AUTH_ARG_SPEC))
+        api = _reconcile.Api(client.client.client)
+        api.api_client.user_agent = _runner.USER_AGENT
+        names = [p["name"]] if p["name"] else _status.server_names(api, p["namespace"])
+        servers = []
+        for name in names:
+            if p["wait"] != "none":
+                until = p["wait_until"] if p["wait_until"] is not None else time.time() + p["wait_window"]
+                servers.append(_status.wait_for(api, p["namespace"], name, p["wait"], until, p["wait_window"],
+                                                check_models=p["models"], base_url=p["ovms_url"]))
+            else:
+                servers.append(_status.describe(api, p["namespace"], name, check_models=p["models"],
+                                                base_url=p["ovms_url"]))
+    except _reconcile.ReconcileError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:
+        module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
+    module.exit_json(changed=False, modelservers=servers, now=time.time(),
+                     api_requests={"total": api.total, "by_verb": dict(api.counts)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Reading a model server's state: rollout, pods' reasons, OVMS's /v1/config, and the drift report."""
+import json
+
+from ansible_collections.openvino.ovms.plugins.module_utils import _drift, _status
+
+from helpers import render
+
+
+def dep(desired=2, updated=2, ready=2, available=2, current=2, generation=2, observed=2, revision="3"):
+    return {"metadata": {"generation": generation, "annotations": {_status.REVISION_ANNOTATION: revision}},
+            "spec": {"replicas": desired},
+            "status": {"observedGeneration": observed, "replicas": current, "updatedReplicas": updated,
+                       "readyReplicas": ready, "availableReplicas": available}}
+
+
+def test_rollout_complete_only_when_every_count_matches_the_new_generation():
+    assert _status.rollout_state(dep())["complete"] is True
+    assert _status.rollout_state(dep(observed=1))["complete"] is False   # new generation not seen yet
+    assert _status.rollout_state(dep(ready=1))["complete"] is False
+    assert _status.rollout_state(dep(current=3))["complete"] is False    # an old pod still runs
+    assert _status.rollout_state(dep())["revision"] == 3
+    assert _status.progress_line("ns", "x", _status.rollout_state(dep(ready=1))) == \
+        "ns/x: 1/2 pods ready, 2/2 updated, 2 available"
+
+
+def pod(name="p", ready=False, waiting=None, last=None, scheduled=None, ready_cond=None):
+    cs = {"name": "ovms", "ready": ready, "restartCount": 1 if last else 0, "state": {}}
+    if waiting:
+        cs["state"]["waiting"] = waiting
+    if last:
+        cs["lastState"] = {"terminated": last}
+    conds = [{"type": "Ready", "status": "True" if ready else "False", **(ready_cond or {})}]
+    if scheduled:
+        conds.append(dict(type="PodScheduled", status="False", **scheduled))
+    return {"metadata": {"name": name}, "spec": {}, "status": {"phase": "Running", "conditions": conds,
+                                                               "containerStatuses": [cs] if not scheduled else []}}
+
+
+def test_pod_reasons_name_what_a_human_looks_for():
+    crash = _status.pod_summary(pod(waiting={"reason": "CrashLoopBackOff"}, last={"exitCode": 137, "reason": "OOMKilled"}))
+    assert crash["reason"] == "container ovms: CrashLoopBackOff (last exit code 137, OOMKilled)"
+    pull = _status.pod_summary(pod(waiting={"reason": "ImagePullBackOff", "message": "Back-off pulling image \"x\""}))
+    assert pull["reason"] == 'container ovms: ImagePullBackOff: Back-off pulling image "x"'
+    unsched = _status.pod_summary(pod(scheduled={"reason": "Unschedulable",
+                                                 "message": "0/2 nodes are available: 2 Insufficient gpu.intel.com/i915."}))
+    assert unsched["reason"] == "Unschedulable: 0/2 nodes are available: 2 Insufficient gpu.intel.com/i915."
+    notready = _status.pod_summary(pod(ready_cond={"reason": "ContainersNotReady"}))
+    assert notready["reason"] == "not ready: ContainersNotReady"
+    assert _status.pod_summary(pod(ready=True))["reason"] is None
+
+
+def test_model_states_follow_ovms_wire_format():
+    config = {"ok": {"model_version_status": [
+        {"version": "1", "state": "END", "status": {"error_code": "OK", "error_message": "OK"}},
+        {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": "OK"}}]},
+        "bad": {"model_version_status": [{"version": "1", "state": "LOADING",
+                                          "status": {"error_code": "UNKNOWN", "error_message": "UNKNOWN"}}]},
+        "empty": {"model_version_status": []}}
+    states = _status.model_states(config, ["ok", "bad", "empty", "absent"])
+    assert states["ok"]["available"] is True and states["ok"]["state"] == "AVAILABLE"
+    assert states["bad"]["available"] is False and _status.model_failed(states["bad"])
+    assert states["empty"]["state"] == "NO VERSIONS"
+    assert states["absent"]["state"] == "MISSING"
+    assert not _status.model_failed(states["empty"])
+    assert set(_status.model_states(config, [])) == {"ok", "bad", "empty"}
+
+
+def test_expected_models_from_args_or_generated_config():
+    single = render({})
+    assert _status.expected_models(single["Deployment"], {}) == ["resnet"]
+    multi = render({"models_settings": {"single_model_mode": False, "models": [
+        {"name": "a", "base_path": "gs://b/a"}, {"name": "b", "base_path": "gs://b/b"}]}})
+    cms = {multi["ConfigMap"]["metadata"]["name"]: multi["ConfigMap"]}
+    assert _status.expected_models(multi["Deployment"], cms) == ["a", "b"]
+    on_volume = render({"models_settings": {"single_model_mode": False, "config_path": "/models/c.json"},
+                        "models_repository": {"storage_type": "cluster", "models_volume_claim": "m"}})
+    assert _status.expected_models(on_volume["Deployment"], {}) is None
+
+
+def test_proxy_path_uses_the_rest_port_name():
+    assert _status.proxy_path("ns", "svc", "/v1/config") == "/api/v1/namespaces/ns/services/svc:rest/proxy/v1/config"
+    assert [p["name"] for p in render({})["Service"]["spec"]["ports"]] == ["grpc", "rest"]
+
+
+def test_drift_report_classifies_every_object():
+    results = [{"name": "a", "namespace": "n", "objects": [
+        {"kind": "Deployment", "name": "a-ovms", "action": "updated",
+         "changes": [{"path": "spec.replicas", "before": 3, "after": 1}]},
+        {"kind": "Service", "name": "a-ovms", "action": "unchanged"},
+        {"kind": "Secret", "name": "a-aws-secret", "action": "created"},
+        {"kind": "HorizontalPodAutoscaler", "name": "a-ovms", "action": "deleted"}]},
+        {"name": "b", "namespace": "n", "objects": [{"kind": "Service", "name": "b-ovms", "action": "unchanged"}]},
+        {"name": "c", "namespace": "n", "failed": True, "msg": "boom"}]
+    rep = _drift.report(results)
+    assert rep["summary"] == ("drift: 2 model servers, 1 drifted, 1 not checked (errors); objects: 2 in sync, "
+                              "1 drifted, 1 missing, 1 unexpected extra")
+    assert [s["in_sync"] for s in rep["servers"]] == [False, True]
+    md = _drift.markdown(rep)
+    assert "## n/a: DRIFT" in md and "| spec.replicas | `3` | `1` |" in md and "**n/c**: not checked: boom" in md
+    json.dumps(rep)  # the report is JSON-able
