@@ -27,6 +27,7 @@ help:
 	@echo "make test-molecule   molecule test (MOLECULE_CLUSTER=local|existing|kind)"
 	@echo "make cluster-up      build (if needed) and start the local control plane; prints KUBECONFIG"
 	@echo "make cluster-down    stop the local control plane started by cluster-up"
+	@echo "make bench           benchmarks side by side with kubernetes.core.k8s and kubectl -> docs/benchmarks.md"
 	@echo "make lint            ansible-lint (production profile)"
 	@echo "make sanity          ansible-test sanity (slow: builds its own virtual environments from PyPI)"
 	@echo "make docs            regenerate the module's option docs from the schema"
@@ -61,7 +62,7 @@ deploy: venv
 
 .PHONY: test
 test: venv cluster-binaries
-	$(MAKE) --no-print-directory lint test-unit test-integration test-molecule
+	$(MAKE) --no-print-directory lint test-unit test-integration bench-quick test-molecule
 
 .PHONY: test-unit
 test-unit: venv
@@ -94,3 +95,12 @@ sanity: venv
 .PHONY: lint
 lint: venv
 	ansible-lint --profile production
+
+# Benchmarks (bench/run.py): the full run writes docs/benchmarks.md; the quick one is CI's smoke test.
+.PHONY: bench
+bench: venv cluster-binaries
+	python bench/run.py --out docs/benchmarks.md --results bench/results.json
+
+.PHONY: bench-quick
+bench-quick: venv
+	python bench/run.py --quick

@@ -18,6 +18,7 @@ __metaclass__ = type
 import copy
 import json
 import re
+import threading
 
 from ansible_collections.openvino.ovms.plugins.module_utils import _render
 
@@ -49,11 +50,16 @@ class Api:
     def __init__(self, api_client):
         self.api_client = api_client
         self.counts = {}
+        self._lock = threading.Lock()  # fleet mode sends requests from several threads
+
+    def _count(self, verb):
+        with self._lock:
+            self.counts[verb] = self.counts.get(verb, 0) + 1
 
     def request(self, method, path, body=None, query=None, content_type=None):
         from kubernetes.client.rest import ApiException  # imported late: module_utils must import without it
 
-        self.counts[method] = self.counts.get(method, 0) + 1
+        self._count(method)
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
@@ -74,7 +80,7 @@ class Api:
         """Yield the events of a watch on a collection until the server ends it (timeoutSeconds in query)."""
         from kubernetes.client.rest import ApiException
 
-        self.counts["WATCH"] = self.counts.get("WATCH", 0) + 1
+        self._count("WATCH")
         try:
             resp = self.api_client.call_api(path, "GET", query_params=[("watch", "1")] + list(query),
                                             header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
@@ -301,10 +307,12 @@ class Reconciler:
         if status not in (200, 202, 404):
             raise ApiError("DELETE", path, status, body)
 
-    def reconcile(self, name, namespace, desired, prune=True):
+    def reconcile(self, name, namespace, desired, prune=True, live=None):
         """Apply desired (a list of manifests) and prune what this server owns but no longer renders.
-        Returns {"changed", "objects", "diff"}."""
-        live = self.list_owned(namespace, name)
+        `live` (from list_owned) saves the listing when the caller already has it.
+        Returns {"changed", "objects", "diff", "revision_before"}."""
+        if live is None:
+            live = self.list_owned(namespace, name)
         objects, diffs = [], []
         for obj in desired:
             kind, obj_name = key_of(obj)

@@ -13,7 +13,8 @@ from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _
 
 COLLECTION_VERSION = "0.1.0"
 USER_AGENT = "openvino.ovms/%s" % COLLECTION_VERSION
-BASE_OPTIONS = ("state", "name", "namespace", "definition", "src", "force_conflicts", "prune", "revision")
+BASE_OPTIONS = ("state", "name", "namespace", "definition", "src", "force_conflicts", "prune", "revision", "servers",
+                "parallel")
 
 
 def load_src(path):
@@ -90,3 +91,61 @@ def run(params, api_client, check_mode=False, want_diff=False):
     if not want_diff:
         result.pop("diff")
     return result
+
+
+def _plan_fleet(params):
+    """Validate and render every server of a fleet before any request: [(name, namespace, desired, info, warnings)]."""
+    plans, seen = [], set()
+    for i, manifest in enumerate(params["servers"]):
+        try:
+            name, namespace, raw = _spec.from_manifest(manifest, params.get("namespace"))
+            if (namespace, name) in seen:
+                raise _spec.SpecError("metadata.name", "%s/%s is listed twice" % (namespace, name))
+            seen.add((namespace, name))
+            if params.get("state", "present") == "absent":
+                _spec.check_name("metadata.name", name)
+                plans.append((name, namespace, [], None, []))
+                continue
+            spec, warnings = _spec.normalize(name, namespace, raw)
+        except _spec.SpecError as exc:
+            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), str(exc).split(": ", 1)[1])
+        plans.append((name, namespace, _render.render(name, namespace, spec), _render.service_info(name, namespace, spec),
+                      ["%s/%s: %s" % (namespace, name, w) for w in warnings]))
+    return plans
+
+
+def run_fleet(params, api_client, check_mode=False, want_diff=False):
+    """Many model servers in one call: one LIST per kind and namespace for all of them, then their applies (or
+    dry runs) concurrently. Returns {"changed", "results": [per server], "warnings", "api_requests"}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plans = _plan_fleet(params)
+    if hasattr(api_client, "user_agent"):
+        api_client.user_agent = USER_AGENT
+    api = _reconcile.Api(api_client)
+    lister = _reconcile.Reconciler(api)
+    live_by_namespace = dict((ns, lister.list_owned(ns)) for ns in sorted(set(p[1] for p in plans)))
+
+    def one(plan):
+        name, namespace, desired, info, warnings = plan
+        rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
+                                    want_diff=want_diff)
+        rec._served = lister._served
+        live = dict((k, v) for k, v in live_by_namespace[namespace].items()
+                    if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
+        try:
+            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live)
+        except _reconcile.ReconcileError as exc:
+            return {"name": name, "namespace": namespace, "failed": True, "msg": str(exc), "objects": [],
+                    "changed": False, "warnings": warnings + rec.warnings}
+        result.update(name=name, namespace=namespace, service=info, warnings=warnings + rec.warnings)
+        if not want_diff:
+            result.pop("diff")
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, params.get("parallel") or 8)) as pool:
+        results = list(pool.map(one, plans))
+    warnings = [w for r in results for w in r.pop("warnings")]
+    return {"changed": any(r["changed"] for r in results), "results": results, "warnings": warnings,
+            "failed_servers": ["%s/%s" % (r["namespace"], r["name"]) for r in results if r.get("failed")],
+            "api_requests": {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}}

@@ -252,3 +252,15 @@ def test_down_stops_exactly_the_processes_up_started(kwok_cluster, tmp_path):
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     assert kwok_cluster.running(), "stopping one cluster must not touch another"
     assert (tmp_path / "second" / "logs" / "kube-apiserver.log").stat().st_size > 0
+
+
+def test_ready_delay_annotation_delays_readiness(core, namespace, kwok_cluster):
+    pod = _pod("late")
+    pod.metadata.annotations = {localcluster.READY_DELAY_ANNOTATION: "3s"}
+    core.create_namespaced_pod(namespace, pod)
+    scheduled = wait_for(lambda: (lambda p: p if p.spec.node_name else None)(core.read_namespaced_pod("late", namespace)),
+                         30, "the pod to be scheduled")
+    assert not _ready(core.read_namespaced_pod("late", namespace)), "Ready before its delay"
+    ready = wait_for(lambda: (lambda p: p if _ready(p) else None)(core.read_namespaced_pod("late", namespace)), 30,
+                     "the delayed pod to become Ready")
+    assert ready.status.phase == "Running" and scheduled.metadata.name == "late"

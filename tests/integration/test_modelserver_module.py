@@ -185,3 +185,25 @@ def test_definition_and_src_give_the_same_objects(api_client, namespace, kubecon
     assert options["changed"] is False
     dep = client.AppsV1Api(api_client).read_namespaced_deployment("ovms-sample", namespace)
     assert "--sequence_cleaner_poll_wait_minutes=5" in dep.spec.template.spec.containers[0].args
+
+
+def test_fleet_mode_applies_many_servers_with_one_listing(api_client, namespace, kubeconfig, tmp_path):
+    def server(name, replicas=1):
+        return {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"deployment_parameters": {"replicas": replicas},
+                         "models_settings": {"model_name": name, "model_path": "gs://b/%s" % name}}}
+    servers = [server("fleet-%d" % i) for i in range(5)]
+    created = run_task("openvino.ovms.modelserver", {"servers": servers, "parallel": 4}, kubeconfig, tmp_path)
+    assert not created.get("failed"), created.get("msg")
+    assert [r["name"] for r in created["results"]] == ["fleet-%d" % i for i in range(5)]
+    assert all(o["action"] == "created" for r in created["results"] for o in r["objects"])
+    again = run_task("openvino.ovms.modelserver", {"servers": servers}, kubeconfig, tmp_path, check=True)
+    assert again["changed"] is False
+    # one namespace: one LIST per kind for all five servers, one dry-run PATCH per object
+    assert again["api_requests"]["by_verb"] == {"GET": 8, "PATCH": 10}
+    servers[2]["spec"]["deployment_parameters"]["replicas"] = 3
+    drift = run_task("openvino.ovms.modelserver", {"servers": servers}, kubeconfig, tmp_path, check=True)
+    assert [r["name"] for r in drift["results"] if r["changed"]] == ["fleet-2"]
+    bad = run_task("openvino.ovms.modelserver", {"servers": servers + [server("Bad_Name")]}, kubeconfig, tmp_path)
+    assert bad["failed"] and bad["msg"].startswith("servers[5].metadata.name: 'Bad_Name' is not a valid name")

@@ -35,6 +35,7 @@ NODE_LABEL = ("ovms.kwok.test/managed", "true")  # KWOK manages the nodes carryi
 # KWOK failure convention, see kwok-stages.yaml and README: set this pod label to make KWOK keep the pod
 # Running but never Ready ("notready"), or crash its container over and over ("crash").
 FAIL_LABEL = "kwok.ovms.test/fail"
+READY_DELAY_ANNOTATION = "kwok.ovms.test/ready-delay"  # e.g. "3s": the pod turns Ready that much later
 
 NODES = [
     {"name": "kwok-node-0", "ip": "198.18.3.1", "pod_cidr": "198.18.0.0/24",

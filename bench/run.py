@@ -1,0 +1,385 @@
+"""Benchmarks of openvino.ovms against the alternatives, side by side in one run on one local cluster.
+
+    make bench                      # full run (about 20 minutes on 2 cores); writes docs/benchmarks.md
+    make bench-quick                # smoke test: tiny sizes, one run each, writes nothing unless --out is given
+
+P1  no-op converge of one ModelServer (7 objects): openvino.ovms.modelserver vs kubernetes.core.k8s with one task
+    per object vs kubernetes.core.k8s with one task applying the list vs `kubectl apply --server-side`.
+P2  drift check of N model servers (4 objects each): playbooks/drift.yml vs a check-mode loop of
+    kubernetes.core.k8s over the same objects.
+P3  readiness latency: from the last pod turning Ready (seen by a watch in this process) to the role's last task.
+Growth: P1 (fleet converge) and P2 (drift.yml) at 1, 10 and 100 servers, with a least-squares slope.
+
+Times are medians over --runs runs (after one unmeasured warm-up run per method). API requests are counted from
+the API server's audit log (user kubernetes-admin, between the start and the end of each run), not estimated.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import collection_path  # noqa: E402
+
+COLLECTIONS = collection_path.ensure()
+
+from localcluster import build, cluster as lc, podnet, versions  # noqa: E402
+from ansible_collections.openvino.ovms.plugins.module_utils import _render  # noqa: E402
+
+MANAGER = "openvino.ovms"
+BIN = Path(sys.executable).parent
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+def server(name, namespace, rich=False):
+    """A ModelServer manifest. rich: 7 objects (Secret, ConfigMap, Deployment, Service, HPA, PDB, Ingress);
+    otherwise 4 (Secret, Deployment, Service, PDB)."""
+    spec = {"image_name": "openvino/model_server:2026.3",
+            "models_settings": {"model_name": "resnet", "model_path": "s3://models/resnet"},
+            "models_repository": {"storage_type": "S3", "aws_access_key_id": "bench-id",
+                                  "aws_secret_access_key": "bench-secret"},
+            "deployment_parameters": {"replicas": 1},
+            "pod_disruption_budget": {"enabled": True, "max_unavailable": "1"}}
+    if rich:
+        spec["models_settings"] = {"single_model_mode": False, "models": [
+            {"name": "resnet", "base_path": "s3://models/resnet"}, {"name": "bert", "base_path": "s3://models/bert"}]}
+        spec["autoscaling"] = {"enabled": True, "min_replicas": 1, "max_replicas": 3, "target_cpu_utilization": 70}
+        spec["deployment_parameters"]["resources"] = {"requests": {"cpu": "100m"}}
+        spec["ingress"] = {"enabled": True, "host": "ovms.bench.example"}
+    return {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def manifests(ms):
+    return _render.manifests_for(definition=ms)[0]
+
+
+class Bench:
+    def __init__(self, cluster, runs, workdir):
+        self.cluster = cluster
+        self.runs = runs
+        self.workdir = workdir
+        self.kubectl = str(build.ensure_binaries()["kubectl"])
+        self.env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), K8S_AUTH_KUBECONFIG=str(cluster.kubeconfig),
+                        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+                        ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                        ANSIBLE_DEPRECATION_WARNINGS="false", PYTHONWARNINGS="ignore")
+        self.audit = cluster.run_dir / "logs" / "audit.log"
+
+    # -- measuring --------------------------------------------------------------------------------
+    def _audit_offset(self):
+        return self.audit.stat().st_size
+
+    def _requests(self, offset):
+        with open(self.audit, "rb") as handle:
+            handle.seek(offset)
+            events = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+        mine = [e for e in events if e.get("stage") == "ResponseComplete" and e["user"]["username"] == "kubernetes-admin"]
+        return len(mine), sum(1 for e in mine if e["verb"] in WRITE_VERBS)
+
+    def playbook(self, tasks=None, path=None, extra_vars=None, check=False):
+        """Run a playbook; returns (process seconds, summed task seconds of tasks tagged 'bench', JSON output)."""
+        if path is None:
+            path = self.workdir / "bench-play.json"
+            path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+        cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path),
+               "-e", "ansible_python_interpreter=%s" % sys.executable]
+        if extra_vars:
+            vars_file = self.workdir / "bench-vars.json"
+            vars_file.write_text(json.dumps(extra_vars))
+            cmd += ["-e", "@%s" % vars_file]
+        if check:
+            cmd.append("--check")
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        out = json.loads(proc.stdout)
+        failed = [(t["task"]["name"], h.get("msg")) for p in out["plays"] for t in p["tasks"]
+                  for h in t["hosts"].values() if h.get("failed") and not h.get("ignore_errors")]
+        if proc.returncode != 0 or failed:
+            raise RuntimeError("playbook failed: %s\n%s" % (failed, proc.stderr[-2000:]))
+        task_seconds = 0.0
+        for play in out["plays"]:
+            for task in play["tasks"]:
+                if task["task"]["name"].startswith("bench") or path.name in ("drift.yml",):
+                    d = task["task"]["duration"]
+                    task_seconds += (_ts(d["end"]) - _ts(d["start"]))
+        return wall, task_seconds, out
+
+    def measure(self, label, fn):
+        """fn() -> (process seconds, task seconds or None). One warm-up, then self.runs measured runs."""
+        fn()
+        walls, tasks, reqs, writes = [], [], [], []
+        for _ in range(self.runs):
+            offset = self._audit_offset()
+            wall, task = fn()
+            time.sleep(0.2)  # the audit log is written as responses complete
+            total, w = self._requests(offset)
+            walls.append(wall)
+            tasks.append(task)
+            reqs.append(total)
+            writes.append(w)
+        row = {"method": label, "wall": statistics.median(walls),
+               "task": statistics.median(tasks) if tasks[0] is not None else None,
+               "requests": statistics.median(reqs), "writes": statistics.median(writes),
+               "walls": walls}
+        print("  %-55s process %6.2f s  task %s  requests %4d  writes %4d" % (
+            label, row["wall"], "%6.2f s" % row["task"] if row["task"] is not None else "     -  ",
+            row["requests"], row["writes"]), flush=True)
+        return row
+
+    # -- P1 ---------------------------------------------------------------------------------------
+    def p1(self):
+        ns = "bench-p1"
+        self._namespace(ns)
+        ms = server("p1", ns, rich=True)
+        objs = manifests(ms)
+        self.playbook([{"name": "bench setup", "openvino.ovms.modelserver": {"definition": ms}}])
+        path = self.workdir / "p1.yaml"
+        path.write_text("\n---\n".join(json.dumps(o) for o in objs))
+        ssa = {"field_manager": MANAGER}
+        rows = [
+            self.measure("openvino.ovms.modelserver (1 task)", lambda: self.playbook(
+                [{"name": "bench", "openvino.ovms.modelserver": {"definition": ms}}])[:2]),
+            self.measure("kubernetes.core.k8s, one task per object (%d tasks)" % len(objs), lambda: self.playbook(
+                [{"name": "bench %d" % i, "kubernetes.core.k8s": {"definition": o, "apply": True,
+                                                                  "server_side_apply": ssa}}
+                 for i, o in enumerate(objs)])[:2]),
+            self.measure("kubernetes.core.k8s, one task applying the list", lambda: self.playbook(
+                [{"name": "bench", "kubernetes.core.k8s": {"definition": objs, "apply": True,
+                                                           "server_side_apply": ssa}}])[:2]),
+            self.measure("kubectl apply --server-side", lambda: (self._kubectl(
+                ["apply", "--server-side", "--field-manager=%s" % MANAGER, "-f", str(path)]), None)),
+        ]
+        return {"objects": len(objs), "rows": rows}
+
+    def _kubectl(self, args):
+        started = time.perf_counter()
+        proc = subprocess.run([self.kubectl] + args, env=self.env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("kubectl %s: %s" % (" ".join(args), proc.stderr))
+        return time.perf_counter() - started
+
+    def _namespace(self, ns):
+        subprocess.run([self.kubectl, "create", "namespace", ns], env=self.env, capture_output=True)
+        for _ in range(100):
+            if subprocess.run([self.kubectl, "-n", ns, "get", "serviceaccount", "default"], env=self.env,
+                              capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+
+    # -- P2 and growth ----------------------------------------------------------------------------
+    def fleet(self, n, ns):
+        self._namespace(ns)
+        servers = [server("s%03d" % i, ns) for i in range(n)]
+        self.playbook([{"name": "bench setup", "openvino.ovms.modelserver": {"servers": servers}}])
+        return servers
+
+    def p2(self, n, with_k8s=True):
+        ns = "bench-p2-%d" % n
+        servers = self.fleet(n, ns)
+        objs = [o for ms in servers for o in manifests(ms)]
+        report = self.workdir / "drift-report"
+        rows = [self.measure("playbooks/drift.yml (%d servers, %d objects)" % (n, len(objs)), lambda: self.playbook(
+            path=ROOT / "playbooks" / "drift.yml",
+            extra_vars={"ovms_modelservers": servers, "drift_report_path": str(report), "fail_on_drift": True})[:2])]
+        if with_k8s:
+            rows.append(self.measure("kubernetes.core.k8s check-mode loop (%d objects)" % len(objs), lambda: self.playbook(
+                [{"name": "bench", "kubernetes.core.k8s": {"definition": "{{ item }}", "apply": True,
+                                                           "server_side_apply": {"field_manager": MANAGER}},
+                  "check_mode": True, "loop": objs}])[:2]))
+        return {"servers": n, "objects": len(objs), "rows": rows}
+
+    def p1_fleet(self, n):
+        ns = "bench-p2-%d" % n  # the servers p2 created: a no-op converge of all of them in one task
+        servers = [server("s%03d" % i, ns) for i in range(n)]
+        return self.measure("openvino.ovms.modelserver fleet converge (%d servers)" % n, lambda: self.playbook(
+            [{"name": "bench", "openvino.ovms.modelserver": {"servers": servers}}])[:2])
+
+    # -- P3 ---------------------------------------------------------------------------------------
+    def p3(self, delay="3s"):
+        from kubernetes import client, config, watch
+
+        ns = "bench-p3"
+        self._namespace(ns)
+        podnet.write_script(self.cluster.run_dir, {"resnet": {"mode": "available"}})
+        api = client.CoreV1Api(config.new_client_from_config(config_file=str(self.cluster.kubeconfig)))
+        latencies = []
+        for run in range(self.runs + 1):
+            ready_at = {}
+            selector = "app.kubernetes.io/instance=p3"
+            stop = threading.Event()
+
+            def watcher(run=run, ready_at=ready_at, stop=stop):
+                w = watch.Watch()
+                try:
+                    for event in w.stream(api.list_namespaced_pod, ns, label_selector=selector, timeout_seconds=60):
+                        pod = event["object"]
+                        if stop.is_set():
+                            break
+                        if (pod.metadata.annotations or {}).get("bench-run") != str(run):
+                            continue
+                        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+                            ready_at.setdefault(pod.metadata.name, time.time())
+                except Exception:  # the watch ends with the run (or the cluster); what it saw is kept
+                    pass
+                finally:
+                    w.stop()
+            thread = threading.Thread(target=watcher, daemon=True)
+            thread.start()
+            time.sleep(0.5)
+            tasks = [{"name": "bench role", "ansible.builtin.include_role": {"name": "openvino.ovms.modelserver"},
+                      "vars": {"modelserver_name": "p3", "modelserver_namespace": ns,
+                               "modelserver_models_settings": {"model_name": "resnet", "model_path": "gs://b/resnet"},
+                               "modelserver_deployment_parameters": {
+                                   "replicas": 2, "update_strategy": {"type": "Recreate"},
+                                   "pod_annotations": {lc.READY_DELAY_ANNOTATION: delay, "bench-run": str(run)}},
+                               "modelserver_progress_interval": 30, "modelserver_wait_timeout": 120}}]
+            _, _, out = self.playbook(tasks)
+            stop.set()
+            thread.join(5)
+            last_task_end = max(_ts(t["task"]["duration"]["end"]) for p in out["plays"] for t in p["tasks"])
+            if len(ready_at) < 2:
+                raise RuntimeError("the watch saw %d Ready pods of run %d" % (len(ready_at), run))
+            latency = last_task_end - max(ready_at.values())
+            if run > 0:  # run 0 is the warm-up (and the first creation)
+                latencies.append(latency)
+                print("  P3 run %d: role finished %.2f s after the last pod turned Ready" % (run, latency), flush=True)
+        return {"delay": delay, "latencies": latencies, "median": statistics.median(latencies)}
+
+
+def _ts(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def slope(points):
+    """Least-squares line through [(x, y)]: (slope, intercept)."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    b = sum((x - mx) * (y - my) for x, y in points) / sxx
+    return b, my - b * mx
+
+
+def write_markdown(path, results, args, started):
+    p1, p2, p3, growth = results.get("p1"), results.get("p2"), results.get("p3"), results.get("growth")
+    lines = ["# Benchmarks", "",
+             "Measured by `bench/run.py`, every comparison side by side in one run on one local cluster "
+             "(the repo's control plane: Kubernetes %s, etcd %s, KWOK %s)." % (
+                 versions.KUBERNETES_VERSION, versions.ETCD_VERSION, versions.KWOK_VERSION), "",
+             "- reproduce: `%s`" % args.command,
+             "- machine: %s, %d cores, Python %s, %s" % (platform.machine(), os.cpu_count(), platform.python_version(),
+                                                          platform.platform()),
+             "- date: %s; %d measured runs per row (median), after one warm-up run" % (started, args.runs),
+             "- *process*: the whole `ansible-playbook` (or `kubectl`) process, start-up included; *task*: the "
+             "durations of the measured tasks as Ansible reports them; *requests*/*writes*: counted in the API "
+             "server's audit log for the run", ""]
+    if p1:
+        base = p1["rows"][0]
+        lines += ["## P1: no-op converge of one ModelServer (%d objects)" % p1["objects"], "",
+                  "| method | process (s) | task (s) | requests | writes | process vs ours | task vs ours |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in p1["rows"]:
+            lines.append("| %s | %.2f | %s | %d | %d | %.1f× | %s |" % (
+                r["method"], r["wall"], "%.2f" % r["task"] if r["task"] is not None else "-", r["requests"],
+                r["writes"], r["wall"] / base["wall"],
+                "%.1f×" % (r["task"] / base["task"]) if r["task"] is not None else "-"))
+        lines.append("")
+    if p2:
+        base = p2["rows"][0]
+        lines += ["## P2: drift check of %d model servers (%d objects)" % (p2["servers"], p2["objects"]), "",
+                  "| method | process (s) | task (s) | requests | writes | process vs ours |", "|---|---|---|---|---|---|"]
+        for r in p2["rows"]:
+            lines.append("| %s | %.2f | %.2f | %d | %d | %.1f× |" % (
+                r["method"], r["wall"], r["task"], r["requests"], r["writes"], r["wall"] / base["wall"]))
+        lines.append("")
+    if p3:
+        lines += ["## P3: readiness latency", "",
+                  "The role deploys 2 pods that KWOK makes Ready %s after they start; a watch in the benchmark "
+                  "process records when the last one turns Ready; latency is the end of the role's last task minus "
+                  "that moment." % p3["delay"], "",
+                  "| median (s) | runs (s) |", "|---|---|",
+                  "| %.2f | %s |" % (p3["median"], ", ".join("%.2f" % x for x in p3["latencies"])), ""]
+    if growth:
+        lines += ["## Cost growth", "", "| servers | objects | P1 fleet converge: process (s) | requests | "
+                  "P2 drift.yml: process (s) | requests |", "|---|---|---|---|---|---|"]
+        for g in growth["points"]:
+            lines.append("| %d | %d | %.2f | %d | %.2f | %d |" % (g["servers"], g["objects"], g["p1"]["wall"],
+                                                                g["p1"]["requests"], g["p2"]["wall"],
+                                                                g["p2"]["requests"]))
+        lines += ["", "Least-squares fit over those points: P1 %.3f s per server + %.2f s; P2 %.3f s per server + "
+                  "%.2f s." % (growth["p1_slope"][0], growth["p1_slope"][1], growth["p2_slope"][0],
+                               growth["p2_slope"][1]), ""]
+    if results.get("notes"):
+        lines += ["## Reading the numbers", ""] + results["notes"] + [""]
+    path.write_text("\n".join(lines))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and one run: a smoke test that never rots")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None, help="write the Markdown report here")
+    parser.add_argument("--results", type=Path, default=None, help="write the raw results as JSON here")
+    parser.add_argument("--only", default="p1,p2,p3,growth")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs = 1
+    args.command = "python bench/run.py" + (" --quick" if args.quick else "") + (
+        " --runs %d" % args.runs if args.runs != 5 and not args.quick else "")
+    only = set(args.only.split(","))
+    sizes = [1, 2] if args.quick else [1, 10, 100]
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="ovms-bench-") as tmp:
+        tmp = Path(tmp)
+        cluster = lc.up(tmp / "cluster")
+        try:
+            bench = Bench(cluster, args.runs, tmp)
+            if "p1" in only:
+                print("P1: no-op converge of one ModelServer", flush=True)
+                results["p1"] = bench.p1()
+            if "p2" in only or "growth" in only:
+                print("P2 and growth", flush=True)
+                points = []
+                for n in sizes:
+                    p2 = bench.p2(n, with_k8s=(n == sizes[-1] and "p2" in only))
+                    p1f = bench.p1_fleet(n)
+                    points.append({"servers": n, "objects": p2["objects"], "p1": p1f, "p2": p2["rows"][0]})
+                    if n == sizes[-1]:
+                        results["p2"] = p2
+                results["growth"] = {"points": points,
+                                     "p1_slope": slope([(p["servers"], p["p1"]["wall"]) for p in points]),
+                                     "p2_slope": slope([(p["servers"], p["p2"]["wall"]) for p in points])}
+            if "p3" in only:
+                print("P3: readiness latency", flush=True)
+                podnet.up(cluster.run_dir)
+                try:
+                    results["p3"] = bench.p3("1s" if args.quick else "3s")
+                finally:
+                    podnet.down(cluster.run_dir)
+        finally:
+            lc.down(tmp / "cluster")
+    if args.results:
+        args.results.write_text(json.dumps(results, indent=1, default=str))
+    if args.out:
+        write_markdown(args.out, results, args, started)
+        print("wrote %s" % args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
