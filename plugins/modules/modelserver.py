@@ -728,23 +728,13 @@ api_requests:
 import copy
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    HAS_K8S_CORE = True
-    K8S_IMPORT_ERROR = None
-except ImportError:
-    HAS_K8S_CORE = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
-    AUTH_ARG_SPEC = {}
-
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _runner, _spec
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _runner, _spec
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec = copy.deepcopy(_client.AUTH_ARG_SPEC)
     spec.update(
         state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
         revision=dict(type="int"),
@@ -765,9 +755,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("definition", "src", "servers", "name")],
                            required_if=[("state", "rollback", ["revision"])])
-    if not HAS_K8S_CORE:
-        module.fail_json(msg=missing_required_lib("kubernetes.core (the kubernetes Python client)"),
-                         exception=K8S_IMPORT_ERROR)
+    _client.require(module)
     fleet = module.params["servers"] is not None
     if fleet and module.params["state"] == "rollback":
         module.fail_json(msg="state=rollback applies to one model server, not to servers")
@@ -780,9 +768,9 @@ def main():
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
     try:
-        client = get_api_client(**dict((k, module.params.get(k)) for k in AUTH_ARG_SPEC))
         run = _runner.run_fleet if fleet else _runner.run
-        result = run(module.params, client.client.client, check_mode=module.check_mode, want_diff=module._diff)
+        result = run(module.params, _client.api_client(module.params), check_mode=module.check_mode,
+                     want_diff=module._diff)
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
     except _reconcile.ReconcileError as exc:

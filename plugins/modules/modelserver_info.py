@@ -150,35 +150,22 @@ modelservers:
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    HAS_K8S_CORE = True
-    K8S_IMPORT_ERROR = None
-except ImportError:
-    HAS_K8S_CORE = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
-    AUTH_ARG_SPEC = {}
-
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _runner, _status
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _runner, _status
 
 
 def main():
-    spec = dict(AUTH_ARG_SPEC)
+    spec = dict(_client.AUTH_ARG_SPEC)
     spec.update(namespace=dict(type="str", required=True), name=dict(type="str"),
                 models=dict(type="bool", default=True), ovms_url=dict(type="str"),
                 wait=dict(type="str", choices=["none", "rollout", "models"], default="none"),
                 wait_until=dict(type="float"), wait_window=dict(type="int", default=10))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"ovms_url": "name"})
-    if not HAS_K8S_CORE:
-        module.fail_json(msg=missing_required_lib("kubernetes.core (the kubernetes Python client)"),
-                         exception=K8S_IMPORT_ERROR)
+    _client.require(module)
     p = module.params
     try:
-        client = get_api_client(**dict((k, p.get(k)) for k in AUTH_ARG_SPEC))
-        api = _reconcile.Api(client.client.client)
+        api = _reconcile.Api(_client.api_client(p))
         api.api_client.user_agent = _runner.USER_AGENT
         names = [p["name"]] if p["name"] else _status.server_names(api, p["namespace"])
         servers = []
