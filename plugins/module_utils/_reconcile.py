@@ -345,7 +345,7 @@ class Reconciler:
                 if self.want_diff:
                     diffs.append(diff_entry(kind, namespace, obj_name, strip(obj), None))
         changed = any(o["action"] != "unchanged" for o in objects)
-        deployment = next((o for (k, _), o in live.items() if k == "Deployment"), None)
+        deployment = next((o for key, o in live.items() if key[0] == "Deployment"), None)
         revision = ((deployment or {}).get("metadata", {}).get("annotations") or {}).get(
             "deployment.kubernetes.io/revision", 0)
         return {"changed": changed, "objects": objects, "diff": diffs, "revision_before": int(revision or 0)}

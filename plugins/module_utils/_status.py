@@ -78,8 +78,8 @@ def pod_summary(pod):
     if not ready and not reasons:
         cond = conditions.get("Ready") or {}
         if cond.get("reason") or cond.get("message"):
-            reasons.append("not ready: %s%s" % (cond.get("reason") or "",
-                                                 " (%s)" % cond["message"] if cond.get("message") else ""))
+            detail = " (%s)" % cond["message"] if cond.get("message") else ""
+            reasons.append("not ready: %s%s" % (cond.get("reason") or "", detail))
         else:
             reasons.append("not ready (phase %s)" % status.get("phase"))
     out["reason"] = "; ".join(reasons) or None
@@ -176,8 +176,8 @@ def read_server(api, namespace, name):
     selector = ",".join("%s=%s" % kv for kv in sorted(_render.selector_labels(name).items()))
     pods = _list(api, "/api/v1/namespaces/%s/pods" % namespace, selector)
     events = _list(api, "/api/v1/namespaces/%s/events" % namespace, None, field="type=Warning")
-    cms = dict((c["metadata"]["name"], c) for c in _list(api, "/api/v1/namespaces/%s/configmaps" % namespace,
-                                                        _render.owner_selector(name)))
+    owned_cms = _list(api, "/api/v1/namespaces/%s/configmaps" % namespace, _render.owner_selector(name))
+    cms = dict((c["metadata"]["name"], c) for c in owned_cms)
     return deployment, pods, events, cms
 
 
