@@ -103,6 +103,10 @@ class Api:
     def total(self):
         return sum(self.counts.values())
 
+    def summary(self):
+        """What a module returns as api_requests."""
+        return {"total": self.total, "writes": self.writes, "by_verb": dict(self.counts)}
+
     @property
     def writes(self):
         return sum(n for verb, n in self.counts.items() if verb in ("POST", "PUT", "PATCH", "DELETE"))

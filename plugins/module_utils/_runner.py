@@ -66,7 +66,7 @@ def run(params, api_client, check_mode=False, want_diff=False):
                   "namespace": namespace,
                   "objects": [{"kind": "Deployment", "name": _spec.object_name(name), "namespace": namespace,
                                "action": "rolled back"}],
-                  "api_requests": {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}}
+                  "api_requests": api.summary()}
         if want_diff:
             result["diff"] = []
         return result
@@ -87,7 +87,7 @@ def run(params, api_client, check_mode=False, want_diff=False):
     result["service"] = info
     result["name"], result["namespace"] = name, namespace
     result["warnings"] = warnings + rec.warnings
-    result["api_requests"] = {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}
+    result["api_requests"] = api.summary()
     if not want_diff:
         result.pop("diff")
     return result
@@ -148,4 +148,4 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     warnings = [w for r in results for w in r.pop("warnings")]
     return {"changed": any(r["changed"] for r in results), "results": results, "warnings": warnings,
             "failed_servers": ["%s/%s" % (r["namespace"], r["name"]) for r in results if r.get("failed")],
-            "api_requests": {"total": api.total, "writes": api.writes, "by_verb": dict(api.counts)}}
+            "api_requests": api.summary()}

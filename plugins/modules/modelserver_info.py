@@ -82,6 +82,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+api_requests:
+  description: Requests this call sent to the API server, in total, writes, and by HTTP verb (C(WATCH) for watches).
+  returned: always
+  type: dict
+  sample: {total: 7, writes: 0, by_verb: {GET: 7}}
 now:
   description: The time of the answer, in seconds since the epoch (to compute deadlines).
   returned: always
@@ -182,7 +187,7 @@ def main():
     except Exception as exc:
         module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
     module.exit_json(changed=False, modelservers=servers, now=time.time(),
-                     api_requests={"total": api.total, "by_verb": dict(api.counts)})
+                     api_requests=api.summary())
 
 
 if __name__ == "__main__":

@@ -150,6 +150,9 @@ class Cluster:
     ports: dict = field(default_factory=dict)
     pids: dict = field(default_factory=dict)      # component -> pid, in start order
     binaries: dict = field(default_factory=dict)  # component -> path
+    # the processes this object started itself: liveness comes from the Popen, not from /proc, because between
+    # fork and exec a child's /proc/<pid>/cmdline is still its parent's
+    procs: dict = field(default_factory=dict, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -190,9 +193,12 @@ class Cluster:
                                 stdin=subprocess.DEVNULL, cwd=self.run_dir, start_new_session=True)
         logfile.close()
         self.pids[component] = proc.pid
+        self.procs[component] = proc
         self.save()
 
     def _alive(self, component: str) -> bool:
+        if component in self.procs:
+            return self.procs[component].poll() is None
         pid = self.pids.get(component)
         if not pid:
             return False
@@ -205,11 +211,8 @@ class Cluster:
         return stat.rsplit(")", 1)[1].split()[0] != "Z" and cmdline[0] == str(self.binaries[component]).encode()
 
     def _exit_status(self, component: str) -> str:
-        try:
-            pid, status = os.waitpid(self.pids[component], os.WNOHANG)
-        except ChildProcessError:
-            return ""
-        return f" with status {os.waitstatus_to_exitcode(status)}" if pid else ""
+        proc = self.procs.get(component)
+        return f" with status {proc.returncode}" if proc is not None and proc.returncode is not None else ""
 
     def log_tail(self, component: str, lines: int = 20) -> str:
         try:
