@@ -156,3 +156,33 @@ def test_drift_playbook_reports_an_edit_and_fails_on_drift(api_client, namespace
     assert {"path": "spec.replicas", "before": 4, "after": 1} in dep["changes"]
     assert "| spec.replicas | `4` | `1` |" in (report_dir / "drift.md").read_text()
     assert deployment(api_client, namespace, "drifty").spec.replicas == 4, "the drift check must not change anything"
+
+
+def test_drift_reports_missing_and_unexpected_extra_servers(namespace, kubeconfig, tmp_path):
+    def ms(name):
+        return {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"models_settings": {"model_name": name, "model_path": "gs://b/%s" % name}}}
+    # "stray" is deployed but not declared; "ghost" is declared but not deployed
+    stray, _ = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "deploy stray", "openvino.ovms.modelserver": {"definition": ms("stray")}}]}], kubeconfig, tmp_path)
+    assert failure_message(stray) is None, failure_message(stray)
+    report_dir = tmp_path / "report"
+    out, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "drift.yml",
+                          extra_vars={"ovms_modelservers": [ms("ghost")], "ovms_namespaces": namespace,
+                                      "drift_report_path": str(report_dir)})
+    assert failure_message(out) is None, failure_message(out)  # fail_on_drift is off by default
+    report = json.loads((report_dir / "drift.json").read_text())
+    by_server = dict((s["server"], s) for s in report["servers"])
+    assert {o["status"] for o in by_server["%s/ghost" % namespace]["objects"]} == {"missing"}
+    assert {(o["kind"], o["status"]) for o in by_server["%s/stray" % namespace]["objects"]} == {
+        ("Deployment", "unexpected extra"), ("Service", "unexpected extra")}
+    assert report["counts"] == {"in sync": 0, "drifted": 0, "missing": 2, "unexpected extra": 2}
+    assert client_objects_exist(kubeconfig, namespace, "stray-ovms"), "the drift check must not delete anything"
+
+
+def client_objects_exist(kubeconfig, namespace, name):
+    from kubernetes import config
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+    return apps.read_namespaced_deployment(name, namespace) is not None

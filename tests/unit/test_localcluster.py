@@ -101,3 +101,19 @@ def test_kwok_stages_cover_the_failure_convention():
     assert stages["ovms-pod-fail-crash"]["spec"]["selector"]["matchLabels"] == {cluster.FAIL_LABEL: "crash"}
     ready_keys = [e["key"] for e in stages["ovms-pod-ready"]["spec"]["selector"]["matchExpressions"]]
     assert f'.metadata.labels["{cluster.FAIL_LABEL}"]' in ready_keys
+
+
+def test_ovms_standin_answers_like_ovms():
+    from localcluster import ovms_standin as s
+
+    assert s.model_status({"mode": "available"}, 0, 1) == ("AVAILABLE", "OK")
+    assert s.model_status({"mode": "delay", "seconds": 5}, 100, 104) == ("LOADING", "OK")
+    assert s.model_status({"mode": "delay", "seconds": 5}, 100, 105) == ("AVAILABLE", "OK")
+    assert s.model_status({"mode": "delay", "seconds": 5, "since": 200}, 100, 204) == ("LOADING", "OK")
+    assert s.model_status({"mode": "load_error"}, 0, 9) == ("LOADING", "UNKNOWN")
+    assert s.model_status({"mode": "never"}, 0, 1e9) == ("LOADING", "OK")
+    with pytest.raises(ValueError, match="unknown stand-in mode 'sometimes'"):
+        s.model_status({"mode": "sometimes"}, 0, 1)
+    answer = s.config_answer({"resnet": {"mode": "load_error"}}, 0, 1)
+    assert answer == {"resnet": {"model_version_status": [
+        {"version": "1", "state": "LOADING", "status": {"error_code": "UNKNOWN", "error_message": "UNKNOWN"}}]}}
