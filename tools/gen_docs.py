@@ -47,6 +47,11 @@ ROLE_OPTIONS = {
     "modelserver_definition": {"type": "dict", "description": ["A whole ModelServer manifest, as written for the "
                                                                 "operator."]},
     "modelserver_src": {"type": "path", "description": ["A YAML file holding one ModelServer manifest."]},
+    "modelserver_kubeconfig": {"type": "raw",
+                               "description": ["Kubeconfig (a path, or a dict) for every request; otherwise "
+                                               "K8S_AUTH_KUBECONFIG, KUBECONFIG or module_defaults for "
+                                               "group/openvino.ovms.ovms decide, as for kubernetes.core."]},
+    "modelserver_context": {"type": "str", "description": ["Kubeconfig context to use."]},
     "modelserver_force_conflicts": {"type": "bool", "default": False,
                                     "description": ["Take over fields owned by another server-side apply manager."]},
     "modelserver_prune": {"type": "bool", "default": True,

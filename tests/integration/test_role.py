@@ -49,12 +49,15 @@ def test_happy_path_through_the_api_server_proxy(namespace, kubeconfig, tmp_path
     assert asked["models"]["happy"]["state"] == "AVAILABLE"
 
 
-def test_direct_url(namespace, kubeconfig, tmp_path, standin):
+def test_direct_url_and_explicit_kubeconfig(namespace, kubeconfig, tmp_path, standin):
     from localcluster import podnet
 
     standin({"direct": {"mode": "available"}})
     url = "http://%s:%d" % (podnet.PROBE_IP, podnet.REST_PORT)
-    out, _ = run_playbook(role_play(namespace, "direct", "direct", ovms_url=url), kubeconfig, tmp_path)
+    play = role_play(namespace, "direct", "direct", ovms_url=url)
+    play[0]["tasks"][0]["vars"]["modelserver_kubeconfig"] = str(kubeconfig)
+    # the environment names no usable kubeconfig: every request must use modelserver_kubeconfig
+    out, _ = run_playbook(play, tmp_path / "no-such-kubeconfig", tmp_path)
     assert failure_message(out) is None, failure_message(out)
     assert task_results(out, "Ask OVMS")[-1]["modelservers"][0]["models_ok"] is True
 
