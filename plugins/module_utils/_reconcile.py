@@ -28,7 +28,8 @@ MASK = "********"
 # Metadata that says nothing about the desired state: left out of comparisons and diffs.
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
                      "deletionTimestamp", "deletionGracePeriodSeconds")
-VOLATILE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration")
 
 
 class ReconcileError(Exception):
@@ -123,6 +124,12 @@ def object_path(kind, namespace, name):
 
 
 _KIND_INFO = dict((k, (v, p)) for k, v, p in _render.KINDS)
+
+
+def revision_of(deployment):
+    """The Deployment's rollout revision (0 when it has none, or there is no Deployment)."""
+    annotations = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
+    return int(annotations.get(REVISION_ANNOTATION, 0) or 0)
 
 
 def key_of(obj):
@@ -265,8 +272,7 @@ class Reconciler:
         path = object_path(kind, ns, name)
         if kind == "Deployment" and "replicas" not in obj["spec"] and _owns_replicas(live, MANAGER):
             self._hand_over_replicas(path, obj, live)
-        status, body = self.api.request("PATCH", path, body=obj, query=self._query(self.force_conflicts),
-                                        content_type="application/apply-patch+yaml")
+        status, body = self._server_side_apply(path, obj, self._query(self.force_conflicts))
         if status == 409 and not self.force_conflicts:
             error = ApiError("PATCH", path, status, body)
             conflicts = conflicts_of(error)
@@ -282,11 +288,13 @@ class Reconciler:
             # the declared state takes them back.
             self.warnings.append("%s %s/%s: %s fields edited outside this collection: %s"
                                  % (kind, ns, name, "would take back" if self.check_mode else "took back", described))
-            status, body = self.api.request("PATCH", path, body=obj, query=self._query(True),
-                                            content_type="application/apply-patch+yaml")
+            status, body = self._server_side_apply(path, obj, self._query(True))
         if status not in (200, 201):
             raise ApiError("PATCH", path, status, body)
         return status, body
+
+    def _server_side_apply(self, path, obj, query):
+        return self.api.request("PATCH", path, body=obj, query=query, content_type="application/apply-patch+yaml")
 
     def _hand_over_replicas(self, path, obj, live):
         """Autoscaling was just turned on: give spec.replicas to a handover manager at its live value, so that
@@ -297,8 +305,7 @@ class Reconciler:
         query = [("fieldManager", HANDOVER_MANAGER), ("force", "true")]
         if self.check_mode:
             query.append(("dryRun", "All"))
-        status, body = self.api.request("PATCH", path, body=handover, query=query,
-                                        content_type="application/apply-patch+yaml")
+        status, body = self._server_side_apply(path, handover, query)
         if status not in (200, 201):
             raise ApiError("PATCH", path, status, body)
 
@@ -350,9 +357,7 @@ class Reconciler:
                     diffs.append(diff_entry(kind, namespace, obj_name, strip(obj), None))
         changed = any(o["action"] != "unchanged" for o in objects)
         deployment = next((o for key, o in live.items() if key[0] == "Deployment"), None)
-        revision = ((deployment or {}).get("metadata", {}).get("annotations") or {}).get(
-            "deployment.kubernetes.io/revision", 0)
-        return {"changed": changed, "objects": objects, "diff": diffs, "revision_before": int(revision or 0)}
+        return {"changed": changed, "objects": objects, "diff": diffs, "revision_before": revision_of(deployment)}
 
     def _refuse_foreign(self, kind, namespace, name):
         """An object we are about to create must not already exist unlabelled (someone else's)."""

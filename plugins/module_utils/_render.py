@@ -54,6 +54,11 @@ def selector_labels(name):
     return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: name}
 
 
+def pod_selector(name):
+    """selector_labels as a label selector string."""
+    return ",".join("%s=%s" % kv for kv in sorted(selector_labels(name).items()))
+
+
 def owner_selector(name=None):
     parts = ["%s=%s" % (LABEL_NAME, APP_NAME), "%s=%s" % (LABEL_MANAGED_BY, MANAGER)]
     if name:

@@ -16,9 +16,9 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec
 
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+REVISION_ANNOTATION = _reconcile.REVISION_ANNOTATION
 
 
 # --- interpretation ------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ def rollout_state(deployment):
         "available": status.get("availableReplicas", 0),
         "generation": meta.get("generation"),
         "observed_generation": status.get("observedGeneration"),
-        "revision": int((meta.get("annotations") or {}).get(REVISION_ANNOTATION, 0) or 0),
+        "revision": _reconcile.revision_of(deployment),
     }
     state["complete"] = bool(observed and state["updated"] == desired and state["ready"] == desired
                              and state["available"] == desired and state["current"] == desired)
@@ -167,24 +167,17 @@ def ovms_get(api, namespace, service, path, base_url=None, timeout=10):
 
 def read_server(api, namespace, name):
     """(deployment, pods, events, config maps) of one model server."""
-    dep_path = _reconcile.object_path("Deployment", namespace, _render_name(name))
+    dep_path = _reconcile.object_path("Deployment", namespace, _spec.object_name(name))
     status, deployment = api.request("GET", dep_path)
     if status == 404:
         return None, [], [], {}
     if status != 200:
         raise _reconcile.ApiError("GET", dep_path, status, deployment)
-    selector = ",".join("%s=%s" % kv for kv in sorted(_render.selector_labels(name).items()))
-    pods = _list(api, "/api/v1/namespaces/%s/pods" % namespace, selector)
+    pods = _list(api, "/api/v1/namespaces/%s/pods" % namespace, _render.pod_selector(name))
     events = _list(api, "/api/v1/namespaces/%s/events" % namespace, None, field="type=Warning")
     owned_cms = _list(api, "/api/v1/namespaces/%s/configmaps" % namespace, _render.owner_selector(name))
     cms = dict((c["metadata"]["name"], c) for c in owned_cms)
     return deployment, pods, events, cms
-
-
-def _render_name(name):
-    from ansible_collections.openvino.ovms.plugins.module_utils import _spec
-
-    return _spec.object_name(name)
 
 
 def _list(api, path, selector, field=None):
@@ -208,7 +201,7 @@ def server_names(api, namespace):
 def watch_rollout(api, namespace, name, timeout):
     """Watch the Deployment (no polling sleep) until its rollout is complete or timeout seconds passed.
     Returns the last Deployment seen (None when it does not exist)."""
-    path = _reconcile.object_path("Deployment", namespace, _render_name(name))
+    path = _reconcile.object_path("Deployment", namespace, _spec.object_name(name))
     deadline = time.time() + timeout
     status, dep = api.request("GET", path)
     if status != 200:
@@ -218,7 +211,7 @@ def watch_rollout(api, namespace, name, timeout):
         if remaining <= 0:
             break
         collection = path.rsplit("/", 1)[0]
-        for event in api.watch(collection, [("fieldSelector", "metadata.name=%s" % _render_name(name)),
+        for event in api.watch(collection, [("fieldSelector", "metadata.name=%s" % _spec.object_name(name)),
                                             ("resourceVersion", dep["metadata"]["resourceVersion"]),
                                             ("timeoutSeconds", str(max(1, remaining)))]):
             if event.get("type") in ("ADDED", "MODIFIED"):
@@ -234,7 +227,7 @@ def watch_rollout(api, namespace, name, timeout):
 def describe(api, namespace, name, check_models=True, base_url=None):
     """Everything the role and modelserver_info report about one model server."""
     deployment, pods, events, cms = read_server(api, namespace, name)
-    service = _render_name(name)
+    service = _spec.object_name(name)
     result = {"name": name, "namespace": namespace, "service": service, "exists": deployment is not None}
     if deployment is None:
         result.update(ready=False, problems=["Deployment %s/%s does not exist" % (namespace, service)],
@@ -314,9 +307,8 @@ def wait_for(api, namespace, name, what, wait_until, window, check_models=True, 
 def rollback(api, namespace, name, revision, check_mode=False):
     """Restore the Deployment's pod template from its ReplicaSet of `revision`, like
     `kubectl rollout undo --to-revision`. Returns a description of what was restored."""
-    service = _render_name(name)
-    selector = ",".join("%s=%s" % kv for kv in sorted(_render.selector_labels(name).items()))
-    sets = _list(api, "/apis/apps/v1/namespaces/%s/replicasets" % namespace, selector)
+    service = _spec.object_name(name)
+    sets = _list(api, "/apis/apps/v1/namespaces/%s/replicasets" % namespace, _render.pod_selector(name))
     match = [r for r in sets if (r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == str(revision)]
     if not match:
         raise _reconcile.ReconcileError("cannot roll back %s/%s: no ReplicaSet of revision %s (found revisions %s)" % (
