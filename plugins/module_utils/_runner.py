@@ -13,8 +13,6 @@ from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _
 
 COLLECTION_VERSION = "0.1.0"
 USER_AGENT = "openvino.ovms/%s" % COLLECTION_VERSION
-BASE_OPTIONS = ("state", "name", "namespace", "definition", "src", "force_conflicts", "prune", "revision", "servers",
-                "parallel")
 
 
 def load_src(path):
