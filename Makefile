@@ -25,6 +25,7 @@ help:
 	@echo "make test-unit       unit tests only (no cluster)"
 	@echo "make test-integration  pytest against the local control plane (or OVMS_TEST_CLUSTER=existing)"
 	@echo "make test-molecule   molecule test (MOLECULE_CLUSTER=local|existing|kind)"
+	@echo "make matrix-venvs    build the compatibility matrix's venvs (ansible-core x kubernetes library)"
 	@echo "make cluster-up      build (if needed) and start the local control plane; prints KUBECONFIG"
 	@echo "make cluster-down    stop the local control plane started by cluster-up"
 	@echo "make bench           benchmarks side by side with kubernetes.core.k8s and kubectl -> docs/benchmarks.md"
@@ -33,11 +34,14 @@ help:
 	@echo "make docs            regenerate the module's option docs from the schema"
 	@echo "make venv            only create the virtual environment: $(VENV)"
 
-$(VENV)/.installed: requirements.txt
-	@echo "[make] creating the virtual environment $(VENV)"
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
-	touch $@
+# The venv's path carries the hash of requirements.txt, so it is reused by every checkout (a fresh clone too) with
+# the same requirements; no prerequisite, since file times say nothing about a fresh clone. One creator at a time.
+$(VENV)/.installed:
+	@mkdir -p $(OVMS_CACHE_DIR)
+	@flock $(VENV).lock bash -c 'test -e $@ && exit 0; \
+	  echo "[make] creating the virtual environment $(VENV) from requirements.txt (a minute or two)"; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && \
+	  $(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt && touch $@'
 
 .PHONY: venv
 venv: $(VENV)/.installed
@@ -60,8 +64,13 @@ deploy: venv
 	ansible-playbook -i localhost, -c local -e ansible_python_interpreter="$$(command -v python)" \
 	  playbooks/deploy.yml -e @playbooks/vars/seed-sample.yml
 
+# The compatibility matrix's venvs (tools/matrix.py): ansible-core 2.16-2.19 x kubernetes oldest/middle/newest.
+.PHONY: matrix-venvs
+matrix-venvs: venv
+	python tools/matrix.py build
+
 .PHONY: test
-test: venv cluster-binaries
+test: venv cluster-binaries matrix-venvs
 	$(MAKE) --no-print-directory lint test-unit test-integration bench-quick test-molecule
 
 .PHONY: test-unit

@@ -17,10 +17,12 @@ __metaclass__ = type
 
 import copy
 import json
+import random
 import re
 import threading
+import time
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _render
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _render
 
 MANAGER = _render.MANAGER
 HANDOVER_MANAGER = MANAGER + "-hpa-handover"
@@ -44,50 +46,111 @@ class ApiError(ReconcileError):
         super(ApiError, self).__init__("%s %s: HTTP %s: %s" % (method, path, status, message))
 
 
-class Api:
-    """The few REST calls reconcile needs, over a kubernetes.client.ApiClient (from kubernetes.core's
-    get_api_client, so every connection option works). Counts its requests by verb."""
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_TIMEOUT = 30.0       # seconds a request keeps retrying a transient fault, unless the caller's deadline is later
+BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
+MAX_500_RETRIES = 2        # a 500 is often not transient (an admission webhook's error): retry it only twice
 
-    def __init__(self, api_client):
+
+class TransientError(ReconcileError):
+    """The API server stayed unreachable (or kept answering 429/5xx) until the retry deadline passed."""
+
+
+class Api:
+    """The few REST calls this collection makes, over a kubernetes.client.ApiClient's connection (kubernetes.core's
+    get_api_client, so every connection option works; sent by _client.send, which works on every supported
+    kubernetes library). Survives transient faults: connection errors, 429 and 5xx are retried with exponential
+    backoff and full jitter (Retry-After honoured) until `retry_timeout` seconds or the caller's `retry_until`
+    (epoch seconds, the later of the two) pass; every verb sent is idempotent (server-side apply, GET, DELETE).
+    Counts its requests by verb, and its retries."""
+
+    def __init__(self, api_client, retry_timeout=RETRY_TIMEOUT, retry_until=None):
         self.api_client = api_client
+        self.retry_timeout = retry_timeout
+        self.retry_until = retry_until
         self.counts = {}
+        self.retries = 0
+        self.last_fault = None
         self._lock = threading.Lock()  # fleet mode sends requests from several threads
 
-    def _count(self, verb):
+    def _count(self, verb, retry=False):
         with self._lock:
             self.counts[verb] = self.counts.get(verb, 0) + 1
+            if retry:
+                self.retries += 1
 
-    def request(self, method, path, body=None, query=None, content_type=None):
-        from kubernetes.client.rest import ApiException  # imported late: module_utils must import without it
+    def _deadline(self):
+        return max(time.time() + self.retry_timeout, self.retry_until or 0)
 
-        self._count(method)
+    def _backoff(self, attempt, retry_after=None):
+        if retry_after:
+            try:
+                return min(float(retry_after), 10.0)
+            except ValueError:
+                pass
+        return random.uniform(0.05, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** attempt)))
+
+    def request(self, method, path, body=None, query=None, content_type=None, retry_statuses=True):
+        """(status, payload): the decoded JSON answer (or its text). HTTP errors are answers, not exceptions;
+        connection errors raise TransientError once retries are exhausted. retry_statuses=False retries only
+        connection errors (for the service proxy, whose 5xx come from the backend, not the API server)."""
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            resp = self.api_client.call_api(path, method, query_params=query or [], header_params=headers,
-                                            body=body, auth_settings=["BearerToken"], _preload_content=False,
-                                            _return_http_data_only=True)
-            status, data = resp.status, resp.data
-        except ApiException as exc:
-            status, data = exc.status, exc.body
-        try:
-            payload = json.loads(data) if data else {}
-        except ValueError:
-            payload = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        return status, payload
+        elif body is not None:
+            headers["Content-Type"] = "application/json"
+        started = time.time()
+        deadline, attempt = self._deadline(), 0
+        while True:
+            self._count(method, retry=attempt > 0)
+            status, data, retry_after, fault = None, None, None, None
+            try:
+                resp = _client.send(self.api_client, method, path, query=query or [], body=body, headers=headers)
+                try:
+                    status, data, retry_after = resp.status, resp.data, resp.headers.get("Retry-After")
+                finally:
+                    resp.release_conn()
+            except Exception as exc:  # urllib3's and the socket's errors: the request may not have arrived
+                if not _client.is_connection_error(exc):
+                    raise
+                fault = "%s: %s" % (type(exc).__name__, exc)
+            transient = fault is not None or (retry_statuses and status in RETRY_STATUSES and not (
+                status == 500 and attempt >= MAX_500_RETRIES))
+            if transient:
+                self.last_fault = fault or "HTTP %s" % status
+                delay = self._backoff(attempt, retry_after)
+                if time.time() + delay < deadline:
+                    time.sleep(delay)
+                    attempt += 1
+                    continue
+                if fault is not None:
+                    raise TransientError("%s %s: the Kubernetes API server did not answer (%d attempts over %.1f s): %s"
+                                         % (method, path, attempt + 1, time.time() - started, fault))
+            try:
+                payload = json.loads(data) if data else {}
+            except ValueError:
+                payload = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+            return status, payload
 
     def watch(self, path, query):
-        """Yield the events of a watch on a collection until the server ends it (timeoutSeconds in query)."""
-        from kubernetes.client.rest import ApiException
-
+        """Yield the events of a watch on a collection until the server ends it (timeoutSeconds in query). A
+        connection that fails or breaks yields one ERROR event (code 0): the caller reads again and re-watches."""
         self._count("WATCH")
+        timeout = dict(query).get("timeoutSeconds")
         try:
-            resp = self.api_client.call_api(path, "GET", query_params=[("watch", "1")] + list(query),
-                                            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                                            _preload_content=False, _return_http_data_only=True)
-        except ApiException as exc:
-            yield {"type": "ERROR", "object": {"code": exc.status, "message": str(exc.reason)}}
+            resp = _client.send(self.api_client, "GET", path, query=[("watch", "1")] + list(query),
+                                headers={"Accept": "application/json"},
+                                read_timeout=float(timeout) + 15 if timeout else _client.READ_TIMEOUT)
+        except Exception as exc:
+            if not _client.is_connection_error(exc):
+                raise
+            self.last_fault = "%s: %s" % (type(exc).__name__, exc)
+            yield {"type": "ERROR", "object": {"code": 0, "message": self.last_fault}}
+            return
+        if resp.status != 200:
+            body = resp.data
+            resp.release_conn()
+            yield {"type": "ERROR", "object": {"code": resp.status, "message": body.decode("utf-8", "replace")[:300]}}
             return
         buf = b""
         try:
@@ -97,8 +160,13 @@ class Api:
                     line, buf = buf.split(b"\n", 1)
                     if line.strip():
                         yield json.loads(line)
+        except Exception as exc:
+            if not _client.is_connection_error(exc):
+                raise
+            self.last_fault = "watch broken: %s: %s" % (type(exc).__name__, exc)
+            yield {"type": "ERROR", "object": {"code": 0, "message": self.last_fault}}
         finally:
-            resp.close()
+            resp.release_conn()
 
     @property
     def total(self):
@@ -106,7 +174,7 @@ class Api:
 
     def summary(self):
         """What a module returns as api_requests."""
-        return {"total": self.total, "writes": self.writes, "by_verb": dict(self.counts)}
+        return {"total": self.total, "writes": self.writes, "by_verb": dict(self.counts), "retries": self.retries}
 
     @property
     def writes(self):

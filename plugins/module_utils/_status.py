@@ -148,7 +148,7 @@ def proxy_path(namespace, service, path):
 def ovms_get(api, namespace, service, path, base_url=None, timeout=10):
     """(status, JSON or text) of GET path on OVMS: through the API server's service proxy, or base_url."""
     if not base_url:
-        return api.request("GET", proxy_path(namespace, service, path))
+        return api.request("GET", proxy_path(namespace, service, path), retry_statuses=False)
     from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
@@ -218,8 +218,12 @@ def watch_rollout(api, namespace, name, timeout):
                 dep = event["object"]
                 if rollout_state(dep)["complete"]:
                     break
-            elif event.get("type") == "ERROR":  # resourceVersion too old: read it again
+            elif event.get("type") == "ERROR":  # resourceVersion too old, or the connection broke: read it again
                 status, dep = api.request("GET", path)
+                if status == 404:
+                    return None
+                if status != 200:
+                    raise _reconcile.ApiError("GET", path, status, dep)
                 break
     return dep
 

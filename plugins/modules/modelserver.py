@@ -773,7 +773,7 @@ def main():
                      want_diff=module._diff)
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
-    except _reconcile.ReconcileError as exc:
+    except (_reconcile.ReconcileError, _client.ClientError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # connection problems surface from the kubernetes client with their own types
         module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())

@@ -177,12 +177,13 @@ def main():
         for name in names:
             if p["wait"] != "none":
                 until = p["wait_until"] if p["wait_until"] is not None else time.time() + p["wait_window"]
+                api.retry_until = until  # an API server that blinks while we wait is retried until the deadline
                 servers.append(_status.wait_for(api, p["namespace"], name, p["wait"], until, p["wait_window"],
                                                 check_models=p["models"], base_url=p["ovms_url"]))
             else:
                 servers.append(_status.describe(api, p["namespace"], name, check_models=p["models"],
                                                 base_url=p["ovms_url"]))
-    except _reconcile.ReconcileError as exc:
+    except (_reconcile.ReconcileError, _client.ClientError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:
         module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())

@@ -207,3 +207,30 @@ def test_fleet_mode_applies_many_servers_with_one_listing(api_client, namespace,
     assert [r["name"] for r in drift["results"] if r["changed"]] == ["fleet-2"]
     bad = run_task("openvino.ovms.modelserver", {"servers": servers + [server("Bad_Name")]}, kubeconfig, tmp_path)
     assert bad["failed"] and bad["msg"].startswith("servers[5].metadata.name: 'Bad_Name' is not a valid name")
+
+
+def test_module_defaults_group_sets_both_collections_connection(namespace, kubeconfig, tmp_path):
+    """group/openvino.ovms.ovms extends kubernetes.core's group: one module_defaults entry gives the kubeconfig to
+    kubernetes.core.k8s_info and to this collection's modules, while the environment names an unusable one."""
+    from ansible_runner import run_playbook
+
+    def play(with_defaults):
+        p = {"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "core info", "kubernetes.core.k8s_info": {"kind": "Namespace", "name": namespace},
+             "ignore_errors": True},
+            {"name": "ovms info", "openvino.ovms.modelserver_info": {"namespace": namespace}, "ignore_errors": True}]}
+        if with_defaults:
+            p["module_defaults"] = {"group/openvino.ovms.ovms": {"kubeconfig": str(kubeconfig)}}
+        return [p]
+
+    out, _ = run_playbook(play(True), tmp_path / "no-such-kubeconfig", tmp_path)
+    core, ovms = [t["hosts"]["localhost"] for t in out["plays"][0]["tasks"]]
+    assert not core.get("failed"), core.get("msg")
+    assert core["resources"][0]["metadata"]["name"] == namespace
+    assert not ovms.get("failed"), ovms.get("msg")
+    assert ovms["modelservers"] == []
+    # without the defaults both fail on the environment's kubeconfig, and ours names the missing path
+    out, _ = run_playbook(play(False), tmp_path / "no-such-kubeconfig", tmp_path)
+    core, ovms = [t["hosts"]["localhost"] for t in out["plays"][0]["tasks"]]
+    assert core.get("failed") and ovms.get("failed")
+    assert ovms["msg"] == "kubeconfig %s does not exist" % (tmp_path / "no-such-kubeconfig")

@@ -4,7 +4,6 @@ drift playbook."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from kubernetes import client
@@ -63,7 +62,8 @@ def test_direct_url_and_explicit_kubeconfig(namespace, kubeconfig, tmp_path, sta
 
 
 def test_model_loading_then_available_is_waited_for(namespace, kubeconfig, tmp_path, standin):
-    standin({"slow": {"mode": "delay", "seconds": 6, "since": time.time()}})
+    # LOADING for 3 s from the first request the stand-in sees about it: the first answer is LOADING on any machine
+    standin({"slow": {"mode": "delay", "seconds": 3}})
     out, _ = run_playbook(role_play(namespace, "slow", "slow"), kubeconfig, tmp_path)
     assert failure_message(out) is None, failure_message(out)
     states = [r["msg"] for r in task_results(out, "Show the models' states")]

@@ -114,6 +114,12 @@ def test_ovms_standin_answers_like_ovms():
     assert s.model_status({"mode": "never"}, 0, 1e9) == ("LOADING", "OK")
     with pytest.raises(ValueError, match="unknown stand-in mode 'sometimes'"):
         s.model_status({"mode": "sometimes"}, 0, 1)
+    # a delay counts from the first request about the model (per script version), not from any wall clock
+    script = {"lazy": {"mode": "delay", "seconds": 3}}
+    assert s.config_answer(script, 7.0, 1000.0)["lazy"]["model_version_status"][0]["state"] == "LOADING"
+    assert s.config_answer(script, 7.0, 1002.9)["lazy"]["model_version_status"][0]["state"] == "LOADING"
+    assert s.config_answer(script, 7.0, 1003.0)["lazy"]["model_version_status"][0]["state"] == "AVAILABLE"
+    assert s.config_answer(script, 8.0, 5000.0)["lazy"]["model_version_status"][0]["state"] == "LOADING"  # new script
     answer = s.config_answer({"resnet": {"mode": "load_error"}}, 0, 1)
     assert answer == {"resnet": {"model_version_status": [
         {"version": "1", "state": "LOADING", "status": {"error_code": "UNKNOWN", "error_message": "UNKNOWN"}}]}}

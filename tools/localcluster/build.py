@@ -14,6 +14,7 @@ already holds all of the binaries, and then nothing is built.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,18 +62,41 @@ def _go_env(extra: dict | None = None) -> dict:
     return env
 
 
+PROGRESS_EVERY = 30.0  # seconds between progress lines while a long go command runs
+
+
 def _run(cmd: list[str], cwd: Path, logfile: Path, extra_env: dict | None = None) -> str:
-    """Run a go command, appending its output to logfile; raise BuildError with the tail on failure."""
+    """Run a go command, appending its output to logfile and printing a progress line (what runs, for how long,
+    how many output lines: packages with -v) every PROGRESS_EVERY seconds; raise BuildError with the tail on
+    failure."""
+    started = time.monotonic()
+    lines: list[str] = []
     with open(logfile, "a", encoding="utf-8") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
-        proc = subprocess.run(cmd, cwd=cwd, env=_go_env(extra_env), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, check=False)
-        out.write(proc.stdout)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_go_env(extra_env), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+        def pump():
+            for line in proc.stdout:
+                lines.append(line)
+                out.write(line)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        while True:
+            reader.join(PROGRESS_EVERY)
+            if not reader.is_alive():
+                break
+            elapsed = int(time.monotonic() - started)
+            log(f"  ... still running `{' '.join(cmd[:2])}` in {cwd.name}: {elapsed // 60}m{elapsed % 60:02d}s, "
+                f"{len(lines)} lines of output so far (log: {logfile})")
+        proc.wait()
+    output = "".join(lines)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-25:])
+        tail = "\n".join(output.splitlines()[-25:])
         raise BuildError(f"{' '.join(cmd[:3])} failed (exit {proc.returncode}); full log: {logfile}\n{tail}")
-    return proc.stdout
+    return output
 
 
 def _require_go() -> str:
@@ -128,7 +153,8 @@ def build_kubernetes(dest: Path, version: str = versions.KUBERNETES_VERSION) -> 
         f"-X k8s.io/client-go/pkg/version.gitMinor={minor}",
     ])
     with tempfile.TemporaryDirectory(dir=src) as out:
-        _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", out + "/"] + pkgs, src, logfile)
+        # -v: one line per package compiled, so the progress lines show the build moving
+        _run([go, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out + "/"] + pkgs, src, logfile)
         _install(Path(out), versions.KUBERNETES_COMMANDS, dest)
 
 
@@ -184,6 +210,21 @@ def ensure_binaries(bin_dir: str | os.PathLike | None = None) -> dict[str, Path]
                     raise BuildError(f"{p} is missing or not executable (from OVMS_CLUSTER_BIN_DIR/--bin-dir)")
                 paths[name] = p
         return paths
+    cache_root().mkdir(parents=True, exist_ok=True)
+    lock = open(cache_root() / "build.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"another process is building the cluster binaries in {cache_root()}: waiting for it ...")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        return _build_missing(paths)
+    finally:
+        lock.close()
+
+
+def _build_missing(paths: dict) -> dict[str, Path]:
+    """Build what is missing (one process at a time: the caller holds the build lock)."""
     started_all = time.monotonic()
     built_any = False
     for component, (version, names, builder) in COMPONENTS.items():

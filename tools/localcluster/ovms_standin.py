@@ -12,8 +12,9 @@ the pod IP range (see podnet.py). It serves, for every model in its script:
 
 The script is a JSON file, re-read on every request, mapping model names to behaviours:
   {"resnet": {"mode": "available"}}
-  {"slow":   {"mode": "delay", "seconds": 3}}   LOADING for 3 s (from "since", epoch seconds, or from when
-                                                the script was written), then AVAILABLE
+  {"slow":   {"mode": "delay", "seconds": 3}}   LOADING for 3 s counted from the first request that asks
+                                                about it (or from "since", epoch seconds), then AVAILABLE: the
+                                                first answer is always LOADING, however slow the machine
   {"broken": {"mode": "load_error"}}            LOADING with error_code UNKNOWN (a failed load, as OVMS shows it)
   {"stuck":  {"mode": "never"}}                 LOADING forever
 Wire formats follow ../shared/reference/operator-behaviour.md ("OVMS itself").
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,7 +35,7 @@ MODES = ("available", "delay", "load_error", "never")
 
 def model_status(behaviour: dict, since: float, now: float) -> tuple[str, str]:
     """(state, error_code) of a model's version 1 at time now; a delay counts from behaviour["since"]
-    (epoch seconds) when given, else from when the script file was written."""
+    (epoch seconds) when given, else from `since` (the first request about this model under this script)."""
     mode = behaviour.get("mode", "available")
     since = float(behaviour.get("since", since))
     if mode == "available":
@@ -47,13 +49,23 @@ def model_status(behaviour: dict, since: float, now: float) -> tuple[str, str]:
     raise ValueError(f"unknown stand-in mode {mode!r} (expected one of {', '.join(MODES)})")
 
 
-def config_answer(script: dict, since: float, now: float) -> dict:
+def config_answer(script: dict, version: float, now: float) -> dict:
     out = {}
     for name, behaviour in script.items():
-        state, code = model_status(behaviour, since, now)
+        state, code = model_status(behaviour, first_seen(version, name, now), now)
         out[name] = {"model_version_status": [{"version": "1", "state": state,
                                                "status": {"error_code": code, "error_message": code}}]}
     return out
+
+
+_first_seen: dict = {}          # (script mtime, model) -> time of the first request about it
+_first_seen_lock = threading.Lock()
+
+
+def first_seen(version: float, model: str, now: float) -> float:
+    """When this model was first asked about under this version of the script (now, if this is the first time)."""
+    with _first_seen_lock:
+        return _first_seen.setdefault((version, model), now)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -79,11 +91,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
-        script, since = self._script()
+        script, version = self._script()
         now = time.time()
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/v1/config":
-            return self._send(200, config_answer(script, since, now))
+            return self._send(200, config_answer(script, version, now))
         if path in ("/v2/health/live", "/v2/health/ready"):
             return self._send(200, {})
         m = re.match(r"^/v2/models/([^/]+)(/ready)?$", path)
@@ -91,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             name, ready = m.group(1), m.group(2)
             if name not in script:
                 return self._send(404, {"error": "Model with requested name is not found"})
-            state, _ = model_status(script[name], since, now)
+            state, _ = model_status(script[name], first_seen(version, name, now), now)
             if state != "AVAILABLE":
                 return self._send(404, {"error": "Model version not available"})
             if ready:
