@@ -42,7 +42,7 @@ try:
 except ImportError:  # Python 2 (ansible-test's compile checks)
     from urllib import urlencode  # type: ignore
 
-SUPPORTED_KUBERNETES = ">= 24.2.0 (tested: 24.2.0, 33.1.0, 37.0.2)"
+SUPPORTED_KUBERNETES = ">= 24.2.0 (tested: 24.2.0, 30.1.0, 37.0.2)"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 

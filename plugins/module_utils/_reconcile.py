@@ -71,6 +71,7 @@ class Api:
         self.counts = {}
         self.retries = 0
         self.last_fault = None
+        self.gone = None  # set once a request ran out of retries: later ones fail at once (fleet mode's breakdown)
         self._lock = threading.Lock()  # fleet mode sends requests from several threads
 
     def _count(self, verb, retry=False):
@@ -99,6 +100,8 @@ class Api:
             headers["Content-Type"] = content_type
         elif body is not None:
             headers["Content-Type"] = "application/json"
+        if self.gone:
+            raise TransientError("%s %s: not sent, the Kubernetes API server is gone (%s)" % (method, path, self.gone))
         started = time.time()
         deadline, attempt = self._deadline(), 0
         while True:
@@ -124,8 +127,9 @@ class Api:
                     attempt += 1
                     continue
                 if fault is not None:
-                    raise TransientError("%s %s: the Kubernetes API server did not answer (%d attempts over %.1f s): %s"
-                                         % (method, path, attempt + 1, time.time() - started, fault))
+                    self.gone = "%d attempts over %.1f s, last: %s" % (attempt + 1, time.time() - started, fault)
+                    raise TransientError("%s %s: the Kubernetes API server did not answer (%s)" % (
+                        method, path, self.gone))
             try:
                 payload = json.loads(data) if data else {}
             except ValueError:
@@ -306,6 +310,7 @@ class Reconciler:
         self.force_conflicts = force_conflicts
         self.want_diff = want_diff
         self.warnings = []
+        self.done = []  # the objects reconcile() has handled so far: what a failure part-way leaves done
         self._served = {}
 
     def _query(self, force=False):
@@ -392,7 +397,7 @@ class Reconciler:
         Returns {"changed", "objects", "diff", "revision_before"}."""
         if live is None:
             live = self.list_owned(namespace, name)
-        objects, diffs = [], []
+        objects, diffs = self.done, []
         for obj in desired:
             kind, obj_name = key_of(obj)
             if kind == "Route" and self._served.get("Route") is False:

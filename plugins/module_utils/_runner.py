@@ -122,21 +122,34 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
         api_client.user_agent = USER_AGENT
     api = _reconcile.Api(api_client)
     lister = _reconcile.Reconciler(api)
-    live_by_namespace = dict((ns, lister.list_owned(ns)) for ns in sorted(set(p[1] for p in plans)))
+    live_by_namespace, listing_failed = {}, {}
+    for ns in sorted(set(p[1] for p in plans)):
+        try:
+            live_by_namespace[ns] = lister.list_owned(ns)
+        except _reconcile.ReconcileError as exc:  # its servers are reported, the other namespaces still done
+            listing_failed[ns] = exc
 
     def one(plan):
         name, namespace, desired, info, warnings = plan
         rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
                                     want_diff=want_diff)
         rec._served = lister._served
+        failed = {"name": name, "namespace": namespace, "failed": True, "objects": [], "changed": False,
+                  "warnings": warnings}
+        if namespace in listing_failed:
+            return dict(failed, outcome="not attempted", msg="not attempted: %s" % listing_failed[namespace])
+        if api.gone:
+            return dict(failed, outcome="not attempted", msg="not attempted: the Kubernetes API server is gone (%s)"
+                        % api.gone)
         live = dict((k, v) for k, v in live_by_namespace[namespace].items()
                     if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
         try:
             result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live)
         except _reconcile.ReconcileError as exc:
-            return {"name": name, "namespace": namespace, "failed": True, "msg": str(exc), "objects": [],
-                    "changed": False, "warnings": warnings + rec.warnings}
-        result.update(name=name, namespace=namespace, service=info, warnings=warnings + rec.warnings)
+            return dict(failed, outcome="failed", msg=str(exc), objects=rec.done,
+                        changed=any(o["action"] != "unchanged" for o in rec.done), warnings=warnings + rec.warnings)
+        outcome = "checked" if check_mode else "applied"
+        result.update(name=name, namespace=namespace, service=info, warnings=warnings + rec.warnings, outcome=outcome)
         if not want_diff:
             result.pop("diff")
         return result

@@ -631,7 +631,10 @@ changed:
   type: bool
 results:
   description: Fleet mode - one entry per server of O(servers), each with C(name), C(namespace), C(changed),
-    C(objects), C(service), C(revision_before) (and C(diff) in diff mode), or C(failed) and C(msg).
+    C(objects), C(service), C(revision_before) (and C(diff) in diff mode), or C(failed) and C(msg); and
+    C(outcome) - C(applied) (C(checked) in check mode), C(failed) (C(objects) then lists what was done before the
+    failure), or C(not attempted) (the API server had gone away, or its namespace could not be listed; C(msg) says
+    why). Requests are retried through short API server outages before a server counts as failed.
   returned: when servers is given
   type: list
   elements: dict

@@ -23,11 +23,11 @@ import matrix  # noqa: E402
 pytestmark = pytest.mark.skipif(os.environ.get("OVMS_MATRIX") == "off", reason="OVMS_MATRIX=off")
 
 
-@pytest.mark.parametrize("core,k8s", matrix.COMBOS, ids=["core%s-k8s%s" % c for c in matrix.COMBOS])
-def test_lifecycle(core, k8s, namespace, kubeconfig, tmp_path, standin):
-    venv = matrix.venv_dir(core, k8s)
-    assert matrix.installed(core, k8s), "%s is missing: run `make matrix-venvs`" % venv
-    model = "m" + re.sub(r"\W", "", core + k8s)
+@pytest.mark.parametrize("ansible_core,k8s", matrix.COMBOS, ids=["core%s-k8s%s" % c for c in matrix.COMBOS])
+def test_lifecycle(ansible_core, k8s, namespace, kubeconfig, tmp_path, standin):
+    venv = matrix.venv_dir(ansible_core, k8s)
+    assert matrix.installed(ansible_core, k8s), "%s is missing: run `make matrix-venvs`" % venv
+    model = "m" + re.sub(r"\W", "", ansible_core + k8s)
     standin({model: {"mode": "available"}})
     server = {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer",
               "metadata": {"name": "mx", "namespace": namespace},
@@ -35,7 +35,7 @@ def test_lifecycle(core, k8s, namespace, kubeconfig, tmp_path, standin):
                        "models_settings": {"model_name": model, "model_path": "gs://bucket/%s" % model}}}
     extra = {"ovms_modelservers": [server], "drift_report_path": str(tmp_path / "drift"), "fail_on_drift": True,
              "ansible_python_interpreter": str(venv / "bin" / "python")}
-    env = matrix.environment(core, k8s, COLLECTIONS_DIR)
+    env = matrix.environment(ansible_core, k8s, COLLECTIONS_DIR)
     env.update(K8S_AUTH_KUBECONFIG=str(kubeconfig), ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1")
     proc = subprocess.run([str(venv / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
@@ -47,7 +47,7 @@ def test_lifecycle(core, k8s, namespace, kubeconfig, tmp_path, standin):
     version = subprocess.run([str(venv / "bin" / "python"), "-c",
                               "import ansible.release, kubernetes; print(ansible.release.__version__, "
                               "kubernetes.__version__)"], capture_output=True, text=True, check=True).stdout.split()
-    assert version == [core, k8s]
+    assert version == [ansible_core, k8s]
     assert re.search(r"ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", output), output[-3000:]
     report = json.loads((tmp_path / "drift" / "drift.json").read_text())
     assert report["drifted_servers"] == 0 and len(report["servers"]) == 1 and not report["errors"], report

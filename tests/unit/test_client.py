@@ -130,9 +130,14 @@ def test_unreachable_server_ends_in_a_transient_error_naming_the_request():
     configuration.host = "http://127.0.0.1:%d" % port
     api = _reconcile.Api(client.ApiClient(configuration), retry_timeout=0.3)
     with pytest.raises(_reconcile.TransientError, match=r"GET /api/v1/namespaces: the Kubernetes API server did not "
-                                                        r"answer \(\d+ attempts over [\d.]+ s\): .*refused"):
+                                                        r"answer \(\d+ attempts over [\d.]+ s, last: .*refused"):
         api.request("GET", "/api/v1/namespaces")
-    assert api.counts["GET"] >= 1
+    sent = api.counts["GET"]
+    assert sent >= 1
+    # once gone, later requests are not sent at all (a fleet reports its other servers as not attempted at once)
+    with pytest.raises(_reconcile.TransientError, match=r"PATCH /x: not sent, the Kubernetes API server is gone"):
+        api.request("PATCH", "/x", body={})
+    assert api.counts == {"GET": sent}
 
 
 def test_missing_kubeconfig_is_named(tmp_path):

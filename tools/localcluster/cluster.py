@@ -153,6 +153,7 @@ class Cluster:
     # the processes this object started itself: liveness comes from the Popen, not from /proc, because between
     # fork and exec a child's /proc/<pid>/cmdline is still its parent's
     procs: dict = field(default_factory=dict, repr=False)
+    commands: dict = field(default_factory=dict, repr=False)  # component -> (args, env): what restart() runs again
 
     @property
     def kubeconfig(self) -> Path:
@@ -194,6 +195,7 @@ class Cluster:
         logfile.close()
         self.pids[component] = proc.pid
         self.procs[component] = proc
+        self.commands[component] = (args, env)
         self.save()
 
     def _alive(self, component: str) -> bool:
@@ -351,19 +353,38 @@ class Cluster:
         """Stop exactly the processes this cluster started (by PID, checking the PID is still ours)."""
         stopped = []
         for comp in reversed(list(self.pids)):
-            if not self._alive(comp):
-                continue
-            pid = self.pids[comp]
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while self._alive(comp) and time.monotonic() < deadline:
-                _reap(pid)
-                time.sleep(0.1)
-            if self._alive(comp):
-                os.kill(pid, signal.SIGKILL)
-            _reap(pid)
-            stopped.append(f"{comp} (pid {pid})")
+            if self.stop_component(comp, timeout=timeout):
+                stopped.append(f"{comp} (pid {self.pids[comp]})")
         return stopped
+
+    def stop_component(self, comp: str, timeout: float = 15.0, kill: bool = False) -> bool:
+        """Stop one component (SIGTERM, then SIGKILL after timeout; SIGKILL at once with kill). False if it was
+        not running."""
+        if not self._alive(comp):
+            return False
+        pid = self.pids[comp]
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self._alive(comp) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.1)
+        if self._alive(comp):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+        return True
+
+    def restart_component(self, comp: str, timeout: float = 120.0) -> None:
+        """Start a stopped component again with the same arguments, keeping its data (etcd's data dir, so the
+        cluster's objects survive), and wait until it serves again: a fault test's API server outage."""
+        if comp not in self.commands:
+            raise ClusterError(f"{comp} was not started by this process: cannot restart it in place")
+        if self._alive(comp):
+            raise ClusterError(f"{comp} is still running")
+        args, env = self.commands[comp]
+        self._start(comp, args, env)
+        if comp == "kube-apiserver":
+            api = self.api()
+            self._wait("kube-apiserver /readyz", comp, lambda: api.request("GET", "/readyz")[0] == 200, timeout)
 
     def running(self) -> bool:
         return bool(self.pids) and all(self._alive(c) for c in self.pids)
