@@ -21,9 +21,11 @@ def report(results):
     servers, counts = [], dict((k, 0) for k in ORDER)
     failed = []
     for r in results:
-        name = "%s/%s" % (r.get("namespace", "?"), r.get("name", "?"))
-        if r.get("failed"):
-            failed.append({"server": name, "error": r.get("msg")})
+        # a fleet check that failed as a whole (a refused spec, a 403, the API server down) has no name: it stands
+        # for every declared server, none of which was checked; it is an error, never a clean report
+        name = "%s/%s" % (r["namespace"], r["name"]) if r.get("name") else "every declared server"
+        if r.get("failed") or "objects" not in r:
+            failed.append({"server": name, "error": r.get("msg") or "no result"})
             continue
         objects = []
         for o in r.get("objects", []):
@@ -36,7 +38,7 @@ def report(results):
         servers.append({"server": name, "in_sync": all(o["status"] == "in sync" for o in objects), "objects": objects})
     drifted = sum(1 for s in servers if not s["in_sync"])
     summary = "drift: %d model servers, %d drifted%s; objects: %s" % (
-        len(servers), drifted, ", %d not checked (errors)" % len(failed) if failed else "",
+        len(servers), drifted, ", %d NOT CHECKED (errors: the report is incomplete)" % len(failed) if failed else "",
         ", ".join("%d %s" % (counts[k], k) for k in ORDER))
     return {"summary": summary, "drifted_servers": drifted, "errors": failed, "counts": counts, "servers": servers}
 
