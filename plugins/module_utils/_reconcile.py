@@ -405,7 +405,7 @@ class Reconciler:
                                      "(not OpenShift): use ingress instead")
             before = live.get((kind, obj_name))
             if before is None and not self.force_conflicts:
-                self._refuse_foreign(kind, namespace, obj_name)
+                before = self._refuse_foreign(kind, namespace, obj_name, name)
             status, after = self._apply(obj, before)
             s_before, s_after = strip(before), strip(after)
             if before is None:
@@ -432,13 +432,24 @@ class Reconciler:
         deployment = next((o for key, o in live.items() if key[0] == "Deployment"), None)
         return {"changed": changed, "objects": objects, "diff": diffs, "revision_before": revision_of(deployment)}
 
-    def _refuse_foreign(self, kind, namespace, name):
-        """An object we are about to create must not already exist unlabelled (someone else's)."""
+    def _refuse_foreign(self, kind, namespace, name, server):
+        """An object we are about to create must not already exist as someone else's. One that carries this
+        server's owner labels appeared after our LIST (a concurrent run created it): it is ours, and returned as
+        the live object (the last writer wins, as with any two server-side applies of one manager)."""
         path = object_path(kind, namespace, name)
         status, body = self.api.request("GET", path)
         if status == 200:
-            raise ReconcileError("%s %s/%s already exists and is not managed by openvino.ovms (it lacks the labels "
-                                 "%s); delete it, or set force_conflicts: true to adopt it"
-                                 % (kind, namespace, name, _render.owner_selector()))
+            labels = (body.get("metadata") or {}).get("labels") or {}
+            owner = _render.owner_labels(server)
+            if all(labels.get(k) == v for k, v in owner.items()):
+                body.setdefault("kind", kind)
+                return body
+            other = labels.get(_render.LABEL_INSTANCE) if labels.get(_render.LABEL_MANAGED_BY) == MANAGER else None
+            raise ReconcileError("%s %s/%s already exists and is not managed by openvino.ovms for %s (%s); delete it, "
+                                 "or set force_conflicts: true to adopt it" % (
+                                     kind, namespace, name, server,
+                                     "it belongs to the model server %s" % other if other else
+                                     "it lacks the labels %s" % _render.owner_selector(server)))
         if status != 404:
             raise ApiError("GET", path, status, body)
+        return None
