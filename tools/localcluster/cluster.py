@@ -385,6 +385,17 @@ class Cluster:
         if comp == "kube-apiserver":
             api = self.api()
             self._wait("kube-apiserver /readyz", comp, lambda: api.request("GET", "/readyz")[0] == 200, timeout)
+            self.wait_controllers(timeout)
+
+    def wait_controllers(self, timeout: float = 120.0) -> None:
+        """Wait until the controllers act again (their watches resume with a backoff after an API server restart):
+        a fresh namespace gets its default ServiceAccount."""
+        api = self.api()
+        probe = f"probe-{int(time.time() * 1000) % 10**9}"
+        api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": probe}})
+        self._wait("the controllers after a restart", "kube-controller-manager",
+                   lambda: api.request("GET", f"/api/v1/namespaces/{probe}/serviceaccounts/default")[0] == 200, timeout)
+        api.request("DELETE", f"/api/v1/namespaces/{probe}")
 
     def running(self) -> bool:
         return bool(self.pids) and all(self._alive(c) for c in self.pids)
