@@ -119,6 +119,16 @@ options:
       Without it such images follow the newest OVMS contract.
     - 'Not a field of the operator''s CRD: an addition of this collection.'
     type: str
+  fullnameOverride:
+    description:
+    - The name of the Deployment, the Service and the Secrets' prefix, instead of the one derived from the resource's
+      name (the operator chart's C(fullnameOverride), a top-level value of the spec); cut at 63 characters.
+    type: str
+  nameOverride:
+    description:
+    - 'Replaces C(ovms) in the naming rule: the name gets the suffix C(-<nameOverride>) unless it already contains
+      it (the operator chart''s C(nameOverride)).'
+    type: str
   deployment_parameters:
     description:
     - Kubernetes Deployment parameters.
@@ -198,12 +208,10 @@ options:
       extra_envs_secret:
         description:
         - A Secret whose keys become environment variables (C(envFrom)).
-        - Read by the operator although its CRD schema omits it.
         type: str
       extra_envs_configmap:
         description:
         - A ConfigMap whose keys become environment variables (C(envFrom)).
-        - Read by the operator although its CRD schema omits it.
         type: str
       pod_labels:
         description:
@@ -253,11 +261,12 @@ options:
         type: bool
       config_configmap_name:
         description:
-        - 'Multi-model: a ConfigMap of yours holding C(config.json), mounted at C(/config).'
+        - A ConfigMap of yours (for example holding C(config.json)), mounted read-only at C(/config) in either mode.
         type: str
       config_path:
         description:
-        - 'Multi-model: path of the config file (for example on the models volume).'
+        - 'Multi-model: path of the config file (default C(/config/config.json)), for example C(/config/my.json) in
+          I(config_configmap_name) or a file on the models volume.'
         type: str
       models:
         description:
@@ -280,10 +289,12 @@ options:
       shape:
         description:
         - 'Model input shape: C(auto), C((1,3,224,224)) or a JSON object per input.'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       batch_size:
         description:
         - 'Batch size: C(auto) or a number.'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       target_device:
         description:
@@ -292,18 +303,22 @@ options:
       plugin_config:
         description:
         - Plugin configuration, a JSON object as a string. Defaults to C({"PERFORMANCE_HINT":"LATENCY"}).
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: raw
       model_version_policy:
         description:
         - 'Model version policy, a JSON object as a string. Defaults to C({"latest": { "num_versions":1 }}).'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: raw
       layout:
         description:
         - Model layout, for example C(NHWC:NCHW).
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       nireq:
         description:
         - Number of parallel inference requests.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
       is_stateful:
         description:
@@ -320,6 +335,7 @@ options:
       max_sequence_number:
         description:
         - 'Stateful: maximum number of sequences.'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
   server_settings:
     description:
@@ -328,8 +344,8 @@ options:
     suboptions:
       file_system_poll_wait_seconds:
         description:
-        - How often OVMS checks for new model versions and config changes; C(0) disables it (config changes then roll
-          the pods). Defaults to C(0).
+        - How often OVMS checks for new model versions and config changes; C(0) disables it (a changed generated config
+          then rolls the pods). Defaults to C(1).
         type: int
       log_level:
         description:
@@ -344,14 +360,17 @@ options:
       grpc_workers:
         description:
         - Number of gRPC server instances. Defaults to C(1).
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
       rest_workers:
         description:
         - Number of REST worker threads.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
       sequence_cleaner_poll_wait_minutes:
         description:
         - Sequence cleaner interval (OVMS before 2026.3 only). Defaults to C(5).
+        - When the whole group is absent, the default is C(0), as with the operator (its Helm values).
         type: int
   models_repository:
     description:
@@ -378,10 +397,12 @@ options:
       runAsUser:
         description:
         - User ID the container runs as.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       runAsGroup:
         description:
         - Group ID the container runs as.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       aws_secret_access_key:
         description:
@@ -425,7 +446,7 @@ options:
       no_proxy:
         description:
         - C(no_proxy) for model downloads.
-        - Read by the operator although its CRD schema omits it.
+        - 'No CRD declares it: the API server drops it before the operator sees it. Here it is honoured (an addition).'
         type: str
   monitoring:
     description:
@@ -439,6 +460,7 @@ options:
       metrics_list:
         description:
         - Comma-separated metric names to enable.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
   autoscaling:
     description:
