@@ -95,9 +95,17 @@ DIFFERENCES = [
      "The operator cannot deploy it either (Helm's release name limit); refusing it says so up front."),
     ("our labels besides the chart's",
      "Every object also carries app.kubernetes.io/name=openvino-model-server, app.kubernetes.io/instance=<name> and "
-     "app.kubernetes.io/managed-by=openvino.ovms (the pods the first two); the chart's labels, Deployment selector "
-     "and Service selector are kept as the chart has them.",
-     "Prune and state=absent find the objects by these labels, never by guessing names."),
+     "app.kubernetes.io/managed-by=openvino.ovms (the pods the first two), and the Deployment the annotation "
+     "openvino.ovms/ovms-version; the chart's labels, Deployment selector and Service selector are kept as the chart "
+     "has them.",
+     "Prune and state=absent find the objects by these labels, never by guessing names; the pods' instance label "
+     "finds a server's pods by its name alone; the annotation records which OVMS contract the flags follow."),
+    ("arguments as --flag=value",
+     "Each OVMS argument is one list item --flag=value (the chart passes --flag and value as two items); the order "
+     "is the chart's. plugin_config and model_version_policy are parsed as JSON objects and passed compact "
+     "({\"latest\":{\"num_versions\":1}}).",
+     "The same command line for OVMS; invalid JSON is refused before deploying instead of crash-looping, and a "
+     "whitespace-only edit does not roll the pods."),
     ("additions",
      "Fields that are not in the CRD (ovms_version, pod_labels, pod_annotations, startup_timeout_seconds, "
      "models_settings.models, aws_session_token, autoscaling, pod_disruption_budget, ingress, route) render "

@@ -574,9 +574,57 @@ options:
         - none
 # END GENERATED SPEC OPTIONS
 notes:
-  - The defaults follow the operator's CRD except where its behaviour is broken or outdated - the image is a pinned OVMS
-    release instead of C(:latest), the CRD's placeholder model path is refused, the S3 key ID lives in a Secret,
-    O(models_repository.gcp_creds_secret_name) is honoured, and a startup probe protects slow model loads.
+  - For every spec the operator's CRD accepts, the module renders what the operator's Helm chart renders (the chart's
+    names, labels, selectors, arguments, env, volumes and Secret names; C(0) and C("") mean not set), except for the
+    deliberate differences listed next, each with its reason (the same list as the README's "Deliberate differences
+    from the operator").
+  # BEGIN GENERATED DIFFERENCES: do not edit; run `make docs` (tools/gen_docs.py) after changing _chart.DIFFERENCES
+  - Deliberate difference from the operator - default image. The default image_name is the pinned OVMS release openvino/model_server:2026.3,
+    not the CRD's registry.connect.redhat.com/intel/openvino-model-server:latest (nor the chart's openvino/model_server:latest).
+    Why - A re-run deploys what was tested; :latest changes under you (and 2026.3 changed the command line).
+  - 'Deliberate difference from the operator - placeholder model path. The CRD''s default model_path gs://<bucket_name>/<model_dir>
+    (or any path with ''<'') is refused before any request. Why - It is a placeholder: the operator deploys it and
+    OVMS crash-loops on it.'
+  - 'Deliberate difference from the operator - credentials only in Secrets. aws_access_key_id reaches the pod through
+    a secretKeyRef (key access_key_id of <fullname>-aws-secret), not as a plain env value; aws_session_token (ours)
+    is key session_token of the same Secret. Why - The key ID is a credential too: it must not show in the pod spec,
+    in diffs or in `kubectl get -o yaml`.'
+  - Deliberate difference from the operator - gcp_creds_secret_name honoured. The Secret named in gcp_creds_secret_name
+    is mounted at /secret; the chart mounts a Secret named gcpcreds whatever the field says. Why - The field would
+    otherwise have no effect and a differently named Secret could never be used.
+  - Deliberate difference from the operator - startup probe. The container has a startup probe on /v2/health/live
+    (deployment_parameters.startup_timeout_seconds, 600 s by default) besides the chart's liveness and readiness probes.
+    Why - Large models load for minutes; without it the liveness probe restarts OVMS in the middle of the load.
+  - Deliberate difference from the operator - flags removed in OVMS 2026.3. For images of OVMS 2026.3 and later (or
+    whose tag names no version), --sequence_cleaner_poll_wait_minutes is not passed, and is_stateful (--stateful,
+    --idle_sequence_cleanup, --low_latency_transformation, --max_sequence_number) is refused. Why - OVMS 2026.3 removed
+    these options and exits on an unknown option; the chart always passes the first.
+  - Deliberate difference from the operator - metrics_list needs metrics_enable. --metrics_list is passed only together
+    with --metrics_enable. Why - The chart passes it alone, which OVMS refuses at start-up.
+  - Deliberate difference from the operator - no_proxy. models_repository.no_proxy becomes the env variable no_proxy.
+    Why - No CRD declares the field, so the API server drops it before the operator sees it; here it is an addition.
+  - Deliberate difference from the operator - runAsUser and runAsGroup are numbers. runAsUser / runAsGroup must be
+    numeric IDs ("" and 0 mean not set, as in the chart). Why - Kubernetes refuses anything else; the chart would
+    render it and the API server refuse it.
+  - Deliberate difference from the operator - names longer than 53 characters refused. A metadata.name longer than
+    53 characters is refused before any request. Why - The operator cannot deploy it either (Helm's release name limit);
+    refusing it says so up front.
+  - Deliberate difference from the operator - our labels besides the chart's. Every object also carries app.kubernetes.io/name=openvino-model-server,
+    app.kubernetes.io/instance=<name> and app.kubernetes.io/managed-by=openvino.ovms (the pods the first two), and
+    the Deployment the annotation openvino.ovms/ovms-version; the chart's labels, Deployment selector and Service
+    selector are kept as the chart has them. Why - Prune and state=absent find the objects by these labels, never
+    by guessing names; the pods' instance label finds a server's pods by its name alone; the annotation records which
+    OVMS contract the flags follow.
+  - Deliberate difference from the operator - arguments as --flag=value. Each OVMS argument is one list item --flag=value
+    (the chart passes --flag and value as two items); the order is the chart's. plugin_config and model_version_policy
+    are parsed as JSON objects and passed compact ({"latest":{"num_versions":1}}). Why - The same command line for
+    OVMS; invalid JSON is refused before deploying instead of crash-looping, and a whitespace-only edit does not roll
+    the pods.
+  - Deliberate difference from the operator - additions. Fields that are not in the CRD (ovms_version, pod_labels,
+    pod_annotations, startup_timeout_seconds, models_settings.models, aws_session_token, autoscaling, pod_disruption_budget,
+    ingress, route) render objects or settings the chart does not have; they are off when not given. Why - Left unset,
+    a spec renders what the operator renders.
+# END GENERATED DIFFERENCES
   - Efficiency - a run makes one LIST per kind this collection manages and one PATCH per rendered object; a no-op
     run writes nothing to etcd.
 seealso:
