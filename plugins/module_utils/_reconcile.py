@@ -440,8 +440,8 @@ class Reconciler:
                 self._refuse_foreign(kind, namespace, obj_name)
             status, after = self._apply(obj, before)
             s_before, s_after = strip(before), strip(after)
-            if before is None:
-                action = "created"
+            if before is None:  # 200: it existed without our labels (taken over with force_conflicts)
+                action = "created" if status == 201 else "adopted"
             else:
                 action = "unchanged" if s_before == s_after else "updated"
             entry = {"kind": kind, "name": obj_name, "namespace": namespace, "action": action}

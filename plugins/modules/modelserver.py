@@ -731,7 +731,9 @@ objects:
       description: Object namespace.
       type: str
     action:
-      description: V(created), V(updated), V(unchanged) or V(deleted) (in check mode - what would happen).
+      description: V(created), V(updated), V(unchanged), V(deleted), or V(adopted) (an existing object without this
+        collection's labels, for example made by the operator, taken over with O(force_conflicts=true)); in check mode
+        - what would happen.
       type: str
       sample: updated
     changes:
