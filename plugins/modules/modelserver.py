@@ -26,12 +26,24 @@ description:
     status and mask Secret values.
   - Every object carries the labels C(app.kubernetes.io/name=openvino-model-server),
     C(app.kubernetes.io/instance=<name>) and C(app.kubernetes.io/managed-by=openvino.ovms); prune and
-    O(state=absent) find objects by them.
+    O(state=absent) find objects by them. The Deployment, its pods and the Service also carry the operator chart's
+    labels C(app=<fullname>), C(release=<name>), C(chart=ovms-4.0.0) and C(heritage=Helm); the Deployment selects its
+    pods by C(app) and C(release) and the Service by C(app), as the chart does, so that an operator-made Deployment
+    is taken over in place (O(force_conflicts=true); the result's action is V(adopted)) and monitoring written for
+    the operator keeps working. The pods carry the chart's four labels and C(app.kubernetes.io/name) and
+    C(app.kubernetes.io/instance).
+  - A Deployment made by openvino.ovms 0.1.0 selects its pods by C(app.kubernetes.io/name) and
+    C(app.kubernetes.io/instance); a selector cannot change, so such a Deployment is refused before any write, with
+    the fix (delete the Deployment, then run again).
   - Fields edited outside this collection by imperative clients (C(kubectl edit), C(kubectl scale); field manager
     operation C(Update)) are drift and are taken back, with a warning. Fields owned by another server-side apply
     manager are a conflict, reported naming the manager and the field, unless O(force_conflicts=true).
-  - The Deployment and Service are named after the resource with the suffix C(-ovms), unless the name already
-    contains C(ovms) (the operator's rule).
+  - The Deployment and Service are named C(<fullname>) as the operator's chart names them - the resource's name with
+    the suffix C(-ovms) unless the name already contains C(ovms), C(-<nameOverride>) for O(nameOverride), or
+    O(fullnameOverride); cut at 63 characters. A name longer than 53 characters is refused (the operator cannot
+    deploy it either). Credential Secrets are C(<fullname>-aws-secret) and C(<fullname>-azure-secret).
+  - C(0) and C("") mean not set, as with the operator - C(nireq=0), C(rest_workers=0), C(batch_size="") and the like
+    leave their flag out.
   - The image tag decides the OVMS flags - from OVMS 2026.3 on, the removed stateful options and
     C(--sequence_cleaner_poll_wait_minutes) are never rendered, and a stateful model is an error.
 extends_documentation_fragment:
