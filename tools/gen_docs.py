@@ -6,6 +6,7 @@ specs) and from _chart.DIFFERENCES (the module's notes and the README's "Deliber
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -131,13 +132,18 @@ def _role_option(doc: dict) -> dict:
     return out
 
 
+def role_var(key: str) -> str:
+    """The role's variable for a spec option, in snake case (fullnameOverride -> modelserver_fullname_override)."""
+    return "modelserver_" + re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+
+
 def render_role_specs() -> str:
     options = dict(ROLE_OPTIONS)
     for key, doc in _spec().option_docs().items():
         option = _role_option(doc)
         option["description"] = ["The ModelServer spec's C(%s), as the module's option of that name." % key] + \
             option["description"]
-        options["modelserver_" + key] = option
+        options[role_var(key)] = option
     specs = {"argument_specs": {"main": {
         "short_description": "Deploy an OpenVINO model server, wait for its pods and verify its models",
         "description": ["Applies a ModelServer spec with openvino.ovms.modelserver, waits for the rollout with a "
