@@ -114,12 +114,15 @@ def test_lifecycle(api_client, namespace, kubeconfig, tmp_path, local_cluster):
     assert any("someone-else" in w for w in fixed.get("warnings", []))
 
     # 5. a conflict with another declarative owner is reported, naming the manager and the field
-    client.AppsV1Api(api_client).api_client.call_api(
-        "/apis/apps/v1/namespaces/%s/deployments/resnet-ovms" % namespace, "PATCH",
-        query_params=[("fieldManager", "gitops"), ("force", "true")],
-        header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+    # (through the collection's request layer: ApiClient.call_api's signature differs between kubernetes releases)
+    from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile
+
+    status, body = _reconcile.Api(api_client).request(
+        "PATCH", "/apis/apps/v1/namespaces/%s/deployments/resnet-ovms" % namespace,
         body={"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "resnet-ovms"},
-              "spec": {"replicas": 5}}, auth_settings=["BearerToken"], _preload_content=False)
+              "spec": {"replicas": 5}},
+        query=[("fieldManager", "gitops"), ("force", "true")], content_type="application/apply-patch+yaml")
+    assert status == 200, body
     conflict = run_task("openvino.ovms.modelserver", spec_args(namespace), kubeconfig, tmp_path)
     assert conflict.get("failed") is True
     assert '.spec.replicas owned by "gitops"' in conflict["msg"] and "force_conflicts" in conflict["msg"]
