@@ -1,10 +1,12 @@
-"""Write the copies derived from plugins/module_utils/_spec.FIELDS: the module's option docs.
+"""Write the copies derived from plugins/module_utils/_spec.FIELDS (the module's option docs, the role's argument
+specs) and from _chart.DIFFERENCES (the module's notes and the README's "Deliberate differences from the operator").
 
     python tools/gen_docs.py          rewrite the generated sections
     python tools/gen_docs.py --check  exit 1 when a generated section is out of date
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -24,17 +26,56 @@ def _spec():
     return spec
 
 
+def _chart():
+    _spec()
+    from ansible_collections.openvino.ovms.plugins.module_utils import _chart as chart
+    return chart
+
+
+DIFF_BEGIN = "# BEGIN GENERATED DIFFERENCES"
+DIFF_END = "# END GENERATED DIFFERENCES"
+README_BEGIN = "<!-- BEGIN GENERATED DIFFERENCES"
+README_END = "<!-- END GENERATED DIFFERENCES -->"
+README = ROOT / "README.md"
+
+
+def difference_notes() -> list:
+    """The module's notes, one per deliberate difference."""
+    return ["Deliberate difference from the operator - %s. %s Why - %s" % (name, what, why)
+            for name, what, why in _chart().DIFFERENCES]
+
+
+def differences_block() -> str:
+    text = yaml.safe_dump(difference_notes(), sort_keys=False, default_flow_style=False, width=110)
+    return "".join("  " + line + "\n" for line in text.splitlines())
+
+
+def readme_block() -> str:
+    lines = ["| Difference | What this collection does | Why |", "|---|---|---|"]
+    for name, what, why in _chart().DIFFERENCES:
+        lines.append("| %s | %s | %s |" % tuple(x.replace("|", "\\|").replace("<", "&lt;") for x in (name, what, why)))
+    return "\n".join(lines) + "\n"
+
+
+def _between(text: str, begin: str, end: str, block: str) -> str:
+    head, rest = text.split(begin, 1)
+    begin_line, rest = rest.split("\n", 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + begin_line + "\n" + block + end + tail
+
+
+def render_readme(path: Path) -> str:
+    return _between(path.read_text(), README_BEGIN, README_END, readme_block())
+
+
 def option_block() -> str:
     text = yaml.safe_dump(_spec().option_docs(), sort_keys=False, default_flow_style=False, width=110)
     return "".join("  " + line + "\n" for line in text.splitlines())
 
 
 def render_module(path: Path) -> str:
-    text = path.read_text()
-    head, rest = text.split(BEGIN, 1)
-    begin_line, rest = rest.split("\n", 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + begin_line + "\n" + option_block() + END + tail
+    text = _between(path.read_text(), BEGIN, END, option_block())
+    return _between(text, DIFF_BEGIN, DIFF_END, differences_block())
 
 
 ROLE_SPECS = ROOT / "roles" / "modelserver" / "meta" / "argument_specs.yml"
@@ -91,13 +132,18 @@ def _role_option(doc: dict) -> dict:
     return out
 
 
+def role_var(key: str) -> str:
+    """The role's variable for a spec option, in snake case (fullnameOverride -> modelserver_fullname_override)."""
+    return "modelserver_" + re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+
+
 def render_role_specs() -> str:
     options = dict(ROLE_OPTIONS)
     for key, doc in _spec().option_docs().items():
         option = _role_option(doc)
         option["description"] = ["The ModelServer spec's C(%s), as the module's option of that name." % key] + \
             option["description"]
-        options["modelserver_" + key] = option
+        options[role_var(key)] = option
     specs = {"argument_specs": {"main": {
         "short_description": "Deploy an OpenVINO model server, wait for its pods and verify its models",
         "description": ["Applies a ModelServer spec with openvino.ovms.modelserver, waits for the rollout with a "
@@ -118,8 +164,8 @@ def main(argv) -> int:
         stale.append(ROLE_SPECS)
         if "--check" not in argv:
             ROLE_SPECS.write_text(new_specs)
-    for path in TARGETS:
-        new = render_module(path)
+    for path, render in [(p, render_module) for p in TARGETS] + [(README, render_readme)]:
+        new = render(path)
         if new != path.read_text():
             stale.append(path)
             if "--check" not in argv:

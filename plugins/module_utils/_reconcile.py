@@ -302,6 +302,37 @@ def _owns_replicas(live, manager):
     return False
 
 
+# --- immutable fields --------------------------------------------------------------------------------
+def check_immutable_selectors(desired, live):
+    """A Deployment's selector cannot change. Earlier versions of this collection (0.1.0) selected the pods by
+    app.kubernetes.io/name + app.kubernetes.io/instance; the operator's chart (and this collection now) by
+    app + release. Refuse before any write, naming the fix, rather than half-apply and fail on the Deployment."""
+    for obj in desired:
+        if obj["kind"] != "Deployment":
+            continue
+        before = live.get(key_of(obj))
+        if before is None:
+            continue
+        have = (before.get("spec") or {}).get("selector") or {}
+        want = obj["spec"]["selector"]
+        if have != want:
+            ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            raise ReconcileError(
+                "Deployment %s/%s selects its pods by %s, but this version of openvino.ovms selects them by %s, as "
+                "the operator's chart does (so that an operator-made Deployment can be taken over in place). A "
+                "Deployment's selector cannot be changed: delete the Deployment (kubectl -n %s delete deployment %s; "
+                "its pods go too, a short outage) and run again. Nothing was changed."
+                % (ns, name, _selector_text(have), _selector_text(want), ns, name))
+
+
+def _selector_text(selector):
+    labels = selector.get("matchLabels") or {}
+    text = ",".join("%s=%s" % kv for kv in sorted(labels.items()))
+    if selector.get("matchExpressions"):
+        text += " (and matchExpressions)"
+    return text or "nothing"
+
+
 # --- the plan ----------------------------------------------------------------------------------------
 class Reconciler:
     def __init__(self, api, check_mode=False, force_conflicts=False, want_diff=False):
@@ -397,6 +428,7 @@ class Reconciler:
         Returns {"changed", "objects", "diff", "revision_before"}."""
         if live is None:
             live = self.list_owned(namespace, name)
+        check_immutable_selectors(desired, live)
         objects, diffs = self.done, []
         for obj in desired:
             kind, obj_name = key_of(obj)
@@ -408,8 +440,8 @@ class Reconciler:
                 before = self._refuse_foreign(kind, namespace, obj_name, name)
             status, after = self._apply(obj, before)
             s_before, s_after = strip(before), strip(after)
-            if before is None:
-                action = "created"
+            if before is None:  # 200: it existed without our labels (taken over with force_conflicts)
+                action = "created" if status == 201 else "adopted"
             else:
                 action = "unchanged" if s_before == s_after else "updated"
             entry = {"kind": kind, "name": obj_name, "namespace": namespace, "action": action}

@@ -14,7 +14,7 @@ import base64
 import hashlib
 import json
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _spec
+from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _spec
 
 MANAGER = "openvino.ovms"
 GRPC_CONTAINER_PORT = 8080
@@ -50,13 +50,22 @@ def owner_labels(name):
     return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: name, LABEL_MANAGED_BY: MANAGER}
 
 
-def selector_labels(name):
+def instance_labels(name):
+    """Our labels on the pods (besides the chart's): they find a server's pods and ReplicaSets by its name alone,
+    whatever fullnameOverride says."""
     return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: name}
 
 
+def pod_labels(name, fullname):
+    """Every label the pod template carries besides the user's pod_labels: the chart's and instance_labels."""
+    labels = _chart.labels(name, fullname)
+    labels.update(instance_labels(name))
+    return labels
+
+
 def pod_selector(name):
-    """selector_labels as a label selector string."""
-    return ",".join("%s=%s" % kv for kv in sorted(selector_labels(name).items()))
+    """instance_labels as a label selector string (the pods and ReplicaSets of one model server)."""
+    return ",".join("%s=%s" % kv for kv in sorted(instance_labels(name).items()))
 
 
 def owner_selector(name=None):
@@ -66,20 +75,24 @@ def owner_selector(name=None):
     return ",".join(parts)
 
 
-def aws_secret_name(name):
-    return name + "-aws-secret"
+def aws_secret_name(fullname):
+    """The chart's name of the S3 Secret (key secret_access_key; ours add access_key_id and session_token)."""
+    return fullname + "-aws-secret"
 
 
-def azure_secret_name(name):
-    return name + "-azure-secret"
+def azure_secret_name(fullname):
+    """The chart's name of the Azure Secret (key connection_string)."""
+    return fullname + "-azure-secret"
 
 
-def config_map_name(name):
-    return _spec.object_name(name) + "-config"
+def config_map_name(fullname):
+    return fullname + "-config"
 
 
-def _meta(name, namespace, obj_name, annotations=None):
-    meta = {"name": obj_name, "namespace": namespace, "labels": owner_labels(name)}
+def _meta(name, namespace, obj_name, annotations=None, extra_labels=None):
+    labels = dict(extra_labels or {})
+    labels.update(owner_labels(name))
+    meta = {"name": obj_name, "namespace": namespace, "labels": labels}
     if annotations:
         meta["annotations"] = annotations
     return meta
@@ -123,9 +136,9 @@ def generated_config(spec):
 
 def container_args(spec, version):
     ms, srv, mon = spec["models_settings"], spec["server_settings"], spec["monitoring"]
-    args = []
+    args = []  # in the chart's order
     if ms["single_model_mode"]:
-        args += ["--model_name=%s" % ms["model_name"], "--model_path=%s" % ms["model_path"],
+        args += ["--model_path=%s" % ms["model_path"], "--model_name=%s" % ms["model_name"],
                  "--target_device=%s" % ms["target_device"]]
         if ms["nireq"] is not None:
             args.append("--nireq=%d" % ms["nireq"])
@@ -147,29 +160,34 @@ def container_args(spec, version):
     else:
         path = ms["config_path"] or "%s/config.json" % CONFIG_MOUNT
         args.append("--config_path=%s" % path)
-    args += ["--log_level=%s" % srv["log_level"],
-             "--file_system_poll_wait_seconds=%d" % srv["file_system_poll_wait_seconds"]]
-    if _spec.supports_stateful(version):
-        args.append("--sequence_cleaner_poll_wait_minutes=%d" % srv["sequence_cleaner_poll_wait_minutes"])
-    args += ["--port=%d" % GRPC_CONTAINER_PORT, "--rest_port=%d" % REST_CONTAINER_PORT]
-    if srv["grpc_workers"] is not None:
-        args.append("--grpc_workers=%d" % srv["grpc_workers"])
-    if srv["rest_workers"] is not None:
-        args.append("--rest_workers=%d" % srv["rest_workers"])
+    # A generated config.json carries the monitoring settings itself. --metrics_list only with --metrics_enable:
+    # OVMS refuses it alone (the chart passes it anyway).
     if mon["metrics_enable"] and generated_config(spec) is None:
         args.append("--metrics_enable")
         if mon["metrics_list"]:
             args.append("--metrics_list=%s" % mon["metrics_list"])
+    args += ["--log_level=%s" % srv["log_level"],
+             "--file_system_poll_wait_seconds=%d" % srv["file_system_poll_wait_seconds"]]
+    if srv["grpc_workers"] is not None:
+        args.append("--grpc_workers=%d" % srv["grpc_workers"])
+    if srv["rest_workers"] is not None:
+        args.append("--rest_workers=%d" % srv["rest_workers"])
+    if _spec.supports_stateful(version):
+        args.append("--sequence_cleaner_poll_wait_minutes=%d" % srv["sequence_cleaner_poll_wait_minutes"])
+    args += ["--port=%d" % GRPC_CONTAINER_PORT, "--rest_port=%d" % REST_CONTAINER_PORT]
     return args
 
 
-def _env(name, spec):
+def _env(fullname, spec):
+    """The chart's env variables, in its order (the S3 key ID and session token from the Secret: ours)."""
     rep = spec["models_repository"]
     env = []
     for key in ("http_proxy", "https_proxy", "no_proxy"):
         if rep[key]:
             env.append({"name": key, "value": rep[key]})
-    aws = aws_secret_name(name)
+    if rep["gcp_creds_secret_name"]:
+        env.append({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "%s/gcp-creds.json" % GCP_MOUNT})
+    aws = aws_secret_name(fullname)
     for var, key, field in (("AWS_ACCESS_KEY_ID", "access_key_id", "aws_access_key_id"),
                             ("AWS_SECRET_ACCESS_KEY", "secret_access_key", "aws_secret_access_key"),
                             ("AWS_SESSION_TOKEN", "session_token", "aws_session_token")):
@@ -181,9 +199,7 @@ def _env(name, spec):
         env.append({"name": "S3_ENDPOINT", "value": rep["s3_compat_api_endpoint"]})
     if rep["azure_storage_connection_string"]:
         env.append({"name": "AZURE_STORAGE_CONNECTION_STRING",
-                    "valueFrom": {"secretKeyRef": {"name": azure_secret_name(name), "key": "connection_string"}}})
-    if rep["gcp_creds_secret_name"]:
-        env.append({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "%s/gcp-creds.json" % GCP_MOUNT})
+                    "valueFrom": {"secretKeyRef": {"name": azure_secret_name(fullname), "key": "connection_string"}}})
     return env
 
 
@@ -210,7 +226,7 @@ def _probe(path, **extra):
 
 def deployment(name, namespace, spec, version, config=None):
     dp, ms, rep = spec["deployment_parameters"], spec["models_settings"], spec["models_repository"]
-    obj = _spec.object_name(name)
+    obj = _spec.object_name(name, spec)
     container = {
         "name": "ovms",
         "image": spec["image_name"],
@@ -222,7 +238,7 @@ def deployment(name, namespace, spec, version, config=None):
         "livenessProbe": _probe("/v2/health/live", periodSeconds=10, failureThreshold=3),
         "readinessProbe": _probe("/v2/health/ready", initialDelaySeconds=5, periodSeconds=5),
     }
-    env = _env(name, spec)
+    env = _env(obj, spec)
     if env:
         container["env"] = env
     env_from = []
@@ -242,21 +258,23 @@ def deployment(name, namespace, spec, version, config=None):
     if security:
         container["securityContext"] = security
 
+    # The chart's volumes, names and order. Its config ConfigMap is mounted whenever it is named, in either mode
+    # (config_path: /config/my.json with a config map is the operator's HPA example); a generated config likewise.
+    # storage_type cluster with neither a claim nor a host path has no models volume: the models are in the image.
     mounts, volumes = [], []
-    if not ms["single_model_mode"] and not ms["config_path"]:
-        cm = config_map_name(name) if config is not None else ms["config_configmap_name"]
+    if rep["gcp_creds_secret_name"]:
+        mounts.append({"name": "gcpcreds", "mountPath": GCP_MOUNT, "readOnly": True})
+        volumes.append({"name": "gcpcreds", "secret": {"secretName": rep["gcp_creds_secret_name"]}})
+    cm = config_map_name(obj) if config is not None else ms["config_configmap_name"]
+    if cm:
         mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
         volumes.append({"name": "config", "configMap": {"name": cm}})
-    if rep["models_host_path"]:
+    if rep["models_host_path"] or rep["models_volume_claim"]:
         mounts.append({"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True})
+    if rep["models_host_path"]:
         volumes.append({"name": "models", "hostPath": {"path": rep["models_host_path"], "type": "Directory"}})
     elif rep["models_volume_claim"]:
-        mounts.append({"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True})
-        volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": rep["models_volume_claim"],
-                                                                    "readOnly": True}})
-    if rep["gcp_creds_secret_name"]:
-        mounts.append({"name": "gcp-creds", "mountPath": GCP_MOUNT, "readOnly": True})
-        volumes.append({"name": "gcp-creds", "secret": {"secretName": rep["gcp_creds_secret_name"]}})
+        volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": rep["models_volume_claim"]}})
     if mounts:
         container["volumeMounts"] = mounts
 
@@ -268,7 +286,7 @@ def deployment(name, namespace, spec, version, config=None):
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()[:16]
         pod_annotations[ANNOTATION_CONFIG_CHECKSUM] = digest
     labels = dict(dp["pod_labels"] or {})
-    labels.update(selector_labels(name))  # the selector's labels always win
+    labels.update(pod_labels(name, obj))  # the chart's and ours always win
     template_meta = {"labels": labels}
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
@@ -282,23 +300,27 @@ def deployment(name, namespace, spec, version, config=None):
             affinity[k8s_key] = dp[key]
     if affinity:
         pod_spec["affinity"] = affinity
-    dspec = {"selector": {"matchLabels": selector_labels(name)},
+    dspec = {"selector": {"matchLabels": _chart.deployment_selector(name, obj)},
              "template": {"metadata": template_meta, "spec": pod_spec}}
     if not spec["autoscaling"]["enabled"]:
         dspec["replicas"] = dp["replicas"]  # with an HPA on, the replica count is the HPA's
     if dp["update_strategy"]:
         dspec["strategy"] = dp["update_strategy"]
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": _meta(name, namespace, obj, {ANNOTATION_OVMS_VERSION: _spec.version_text(version)}),
+            "metadata": _meta(name, namespace, obj, {ANNOTATION_OVMS_VERSION: _spec.version_text(version)},
+                              _chart.labels(name, obj)),
             "spec": dspec}
 
 
 def service(name, namespace, spec):
     sp = spec["service_parameters"]
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, _spec.object_name(name)),
-            "spec": {"type": sp["service_type"], "selector": selector_labels(name),
-                     "ports": [{"name": "grpc", "port": sp["grpc_port"], "targetPort": "grpc", "protocol": "TCP"},
-                               {"name": "rest", "port": sp["rest_port"], "targetPort": "rest", "protocol": "TCP"}]}}
+    obj = _spec.object_name(name, spec)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, obj, None, _chart.labels(name, obj)),
+            "spec": {"type": sp["service_type"], "selector": _chart.service_selector(obj),
+                     "ports": [{"name": "grpc", "port": sp["grpc_port"], "targetPort": GRPC_CONTAINER_PORT,
+                                "protocol": "TCP"},
+                               {"name": "rest", "port": sp["rest_port"], "targetPort": REST_CONTAINER_PORT,
+                                "protocol": "TCP"}]}}
 
 
 def secrets(name, namespace, spec):
@@ -309,12 +331,13 @@ def secrets(name, namespace, spec):
                        ("session_token", "aws_session_token")):
         if rep[field]:
             aws[key] = _b64(rep[field])
+    obj = _spec.object_name(name, spec)
     if aws:
         out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                    "metadata": _meta(name, namespace, aws_secret_name(name)), "data": aws})
+                    "metadata": _meta(name, namespace, aws_secret_name(obj)), "data": aws})
     if rep["azure_storage_connection_string"]:
         out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                    "metadata": _meta(name, namespace, azure_secret_name(name)),
+                    "metadata": _meta(name, namespace, azure_secret_name(obj)),
                     "data": {"connection_string": _b64(rep["azure_storage_connection_string"])}})
     return out
 
@@ -325,7 +348,7 @@ def _int_or_str(value):
 
 def extras(name, namespace, spec):
     """HPA, PDB, Ingress and Route, each when enabled."""
-    obj = _spec.object_name(name)
+    obj = _spec.object_name(name, spec)
     out = []
     hpa = spec["autoscaling"]
     if hpa["enabled"]:
@@ -343,7 +366,7 @@ def extras(name, namespace, spec):
                              "metrics": metrics}})
     pdb = spec["pod_disruption_budget"]
     if pdb["enabled"]:
-        pspec = {"selector": {"matchLabels": selector_labels(name)}}
+        pspec = {"selector": {"matchLabels": _chart.deployment_selector(name, obj)}}
         if pdb["min_available"] is not None:
             pspec["minAvailable"] = _int_or_str(pdb["min_available"])
         else:
@@ -384,7 +407,7 @@ def render(name, namespace, spec):
     manifests = secrets(name, namespace, spec)
     if config is not None:
         manifests.append({"apiVersion": "v1", "kind": "ConfigMap",
-                          "metadata": _meta(name, namespace, config_map_name(name)),
+                          "metadata": _meta(name, namespace, config_map_name(_spec.object_name(name, spec))),
                           "data": {"config.json": json.dumps(config, indent=2) + "\n"}})
     manifests.append(deployment(name, namespace, spec, version, config))
     manifests.append(service(name, namespace, spec))
@@ -394,7 +417,7 @@ def render(name, namespace, spec):
 
 def service_info(name, namespace, spec):
     sp = spec["service_parameters"]
-    svc = _spec.object_name(name)
+    svc = _spec.object_name(name, spec)
     host = "%s.%s.svc" % (svc, namespace)
     return {"name": svc, "namespace": namespace, "type": sp["service_type"], "grpc_port": sp["grpc_port"],
             "rest_port": sp["rest_port"], "grpc_url": "%s:%d" % (host, sp["grpc_port"]),

@@ -20,6 +20,8 @@ import copy
 import json
 import re
 
+from ansible_collections.openvino.ovms.plugins.module_utils import _chart
+
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
 
@@ -80,6 +82,11 @@ FIELDS = {
     "ovms_version": F("str", ours=True,
                       desc="OVMS version of I(image_name), as C(YYYY.N), when its tag does not say (a digest, "
                            "C(latest), a custom tag). Without it such images follow the newest OVMS contract."),
+    "fullnameOverride": F("str", desc="The name of the Deployment, the Service and the Secrets' prefix, instead of "
+                                      "the one derived from the resource's name (the operator chart's "
+                                      "C(fullnameOverride), a top-level value of the spec); cut at 63 characters."),
+    "nameOverride": F("str", desc="Replaces C(ovms) in the naming rule: the name gets the suffix C(-<nameOverride>) "
+                                  "unless it already contains it (the operator chart's C(nameOverride))."),
     "deployment_parameters": G("Kubernetes Deployment parameters.", {
         "replicas": F("int", 1, crd_default=1, min=0, desc="Number of pods (ignored while I(autoscaling) is on)."),
         "node_affinity": F("dict", desc="Pod C(affinity.nodeAffinity), as Kubernetes spells it."),
@@ -90,10 +97,8 @@ FIELDS = {
                                     desc="Add the pod annotation C(sidecar.istio.io/inject=true)."),
         "resources": G("Container resources.", {"limits": _resources("limits"),
                                                 "requests": _resources("requests")}),
-        "extra_envs_secret": F("str", documented_only=True,
-                               desc="A Secret whose keys become environment variables (C(envFrom))."),
-        "extra_envs_configmap": F("str", documented_only=True,
-                                  desc="A ConfigMap whose keys become environment variables (C(envFrom))."),
+        "extra_envs_secret": F("str", desc="A Secret whose keys become environment variables (C(envFrom))."),
+        "extra_envs_configmap": F("str", desc="A ConfigMap whose keys become environment variables (C(envFrom))."),
         "pod_labels": F("dict", ours=True, desc="Extra labels on the pods (the selector's labels cannot be changed)."),
         "pod_annotations": F("dict", ours=True, desc="Extra annotations on the pods."),
         "startup_timeout_seconds": F("int", 600, min=10, ours=True,
@@ -109,9 +114,11 @@ FIELDS = {
     "models_settings": G("The model or models to serve.", {
         "single_model_mode": F("bool", True, crd_default=True,
                                desc="Serve one model from I(model_path); C(false) serves a config file."),
-        "config_configmap_name": F("str", desc="Multi-model: a ConfigMap of yours holding C(config.json), "
-                                               "mounted at C(/config)."),
-        "config_path": F("str", desc="Multi-model: path of the config file (for example on the models volume)."),
+        "config_configmap_name": F("str", desc="A ConfigMap of yours (for example holding C(config.json)), mounted "
+                                               "read-only at C(/config) in either mode."),
+        "config_path": F("str", desc="Multi-model: path of the config file (default C(/config/config.json)), for "
+                                     "example C(/config/my.json) in I(config_configmap_name) or a file on the models "
+                                     "volume."),
         "models": F("list", elements="dict", ours=True,
                     desc="Multi-model: the models to serve; the module generates C(config.json) in a ConfigMap. "
                          "Each entry takes C(name), C(base_path) and optionally C(target_device), "
@@ -140,12 +147,14 @@ FIELDS = {
         "max_sequence_number": F("int", min=1, desc="Stateful: maximum number of sequences."),
     }),
     "server_settings": G("Settings common to all models.", {
-        "file_system_poll_wait_seconds": F("int", 0, crd_default=0, min=0,
+        "file_system_poll_wait_seconds": F("int", 1, crd_default=1, min=0,
                                            desc="How often OVMS checks for new model versions and config "
-                                                "changes; C(0) disables it (config changes then roll the pods)."),
+                                                "changes; C(0) disables it (a changed generated config then rolls "
+                                                "the pods)."),
         "log_level": F("str", "INFO", crd_default="INFO", choices=["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"],
                        desc="OVMS log level."),
-        "grpc_workers": F("int", 1, crd_default=1, min=1, desc="Number of gRPC server instances."),
+        "grpc_workers": F("int", 1, crd_default=1, min=1,
+                          desc="Number of gRPC server instances."),
         "rest_workers": F("int", min=1, desc="Number of REST worker threads."),
         "sequence_cleaner_poll_wait_minutes": F("int", 5, crd_default=5, min=0,
                                                 desc="Sequence cleaner interval (OVMS before 2026.3 only)."),
@@ -172,7 +181,9 @@ FIELDS = {
                                              desc="Azure storage connection string (stored in a Secret)."),
         "https_proxy": F("str", desc="C(https_proxy) for model downloads."),
         "http_proxy": F("str", desc="C(http_proxy) for model downloads."),
-        "no_proxy": F("str", documented_only=True, desc="C(no_proxy) for model downloads."),
+        "no_proxy": F("str", documented_only=True, desc="C(no_proxy) for model downloads.",
+                      note="No CRD declares it: the API server drops it before the operator sees it. Here it is "
+                           "honoured (an addition)."),
     }),
     "monitoring": G("OVMS metrics.", {
         "metrics_enable": F("bool", False, crd_default=False, desc="Enable the metrics endpoint."),
@@ -215,6 +226,22 @@ FIELDS = {
 
 GROUPS = tuple(k for k, v in FIELDS.items() if v["type"] == "group")
 
+# The operator's chart leaves a flag out when its value is empty, 0 or false: for these fields 0 and "" mean
+# "not set" (OVMS then applies its own default or "auto"), as in the operator's own samples. An absent field
+# still gets its default; a field given as 0 or "" gets none.
+FALSY_UNSET = frozenset([
+    "spec.models_settings.nireq", "spec.models_settings.max_sequence_number", "spec.models_settings.batch_size",
+    "spec.models_settings.shape", "spec.models_settings.layout", "spec.models_settings.plugin_config",
+    "spec.models_settings.model_version_policy", "spec.server_settings.grpc_workers",
+    "spec.server_settings.rest_workers", "spec.monitoring.metrics_list", "spec.models_repository.runAsUser",
+    "spec.models_repository.runAsGroup",
+])
+# The CRD's defaults apply only inside a group that is present; where the whole group is absent the operator's
+# Helm values decide. Where the two differ (the reference's header), a missing group gets the Helm value.
+GROUP_ABSENT_DEFAULTS = {
+    "server_settings": {"sequence_cleaner_poll_wait_minutes": 0},
+}
+
 # --- names and formats -------------------------------------------------------------------------------
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -227,9 +254,11 @@ SHAPE_DIMS = re.compile(r"^\s*[\(\[]%s(,%s)*[\)\]]\s*$" % (_DIM, _DIM))
 INT_OR_PERCENT = re.compile(r"^([0-9]+|[0-9]+%)$")
 
 
-def object_name(name):
-    """The operator's rule: Deployment and Service get the suffix -ovms unless the name has 'ovms'."""
-    return name if "ovms" in name else name + "-ovms"
+def object_name(name, spec=None):
+    """The operator chart's fullname: the Deployment's and the Service's name. The suffix -ovms unless the name
+    has 'ovms'; spec.fullnameOverride / spec.nameOverride as in the chart; cut at 63 characters."""
+    spec = spec or {}
+    return _chart.fullname(name, spec.get("fullnameOverride"), spec.get("nameOverride"))
 
 
 def check_name(path, value, pattern=DNS1123_SUBDOMAIN, max_len=253, what="a DNS-1123 subdomain"):
@@ -315,7 +344,19 @@ def _coerce(path, field, value):
     raise AssertionError("unknown field type %s" % t)
 
 
+def _falsy(key, field, value):
+    """0 or "" (the chart's "not set"); never a boolean. A numeric field (and a user or group ID) also given
+    as the string "0"."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        numeric = field["type"] == "int" or key in ("runAsUser", "runAsGroup")
+        return value.strip() == "" or (numeric and value.strip() == "0")
+    return isinstance(value, int) and value == 0
+
+
 def _normalize_group(path, fields, raw, warnings):
+    absent_defaults = GROUP_ABSENT_DEFAULTS.get(path.split(".", 1)[-1], {}) if raw is None else {}
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise SpecError(path, "expected an object (mapping), got %s" % type(raw).__name__)
@@ -330,7 +371,14 @@ def _normalize_group(path, fields, raw, warnings):
             out[key] = _normalize_group(sub, field["fields"], raw.get(key), warnings)
             continue
         value = raw.get(key)
-        if value is None or (value == "" and field["type"] not in ("str",)):
+        if value is not None and sub in FALSY_UNSET and _falsy(key, field, value):
+            out[key] = None
+            continue
+        if value == "" and field["type"] == "str" and field["default"] is None:
+            value = None  # an empty optional string is not set
+        if value is None and key in absent_defaults:
+            value = absent_defaults[key]
+        elif value is None or (value == "" and field["type"] not in ("str",)):
             value = copy.deepcopy(field["default"])
             if value is not None and field["type"] == "json":
                 value = json.loads(value)
@@ -382,11 +430,18 @@ def normalize(name, namespace, spec):
     warnings = []
     check_name("metadata.name", name, DNS1123_SUBDOMAIN, 253)
     check_name("metadata.namespace", namespace, DNS1123_LABEL, 63, "a DNS-1123 label")
-    svc = object_name(name)
-    if len(svc) > 63 or not DNS1035_LABEL.match(svc):
-        raise SpecError("metadata.name", "the Service name %r derived from it must be a DNS-1035 label of at most "
-                                         "63 characters (start with a letter; lower case letters, digits, '-')" % svc)
+    if len(name) > _chart.MAX_RELEASE_NAME:
+        raise SpecError("metadata.name", "%r has %d characters; the operator cannot deploy a name longer than %d "
+                                         "(its Helm release name), and neither does this collection: use a shorter "
+                                         "name (fullnameOverride sets the objects' names)"
+                        % (name, len(name), _chart.MAX_RELEASE_NAME))
     out = _normalize_group("spec", FIELDS, spec, warnings)
+    svc = object_name(name, out)
+    if not DNS1035_LABEL.match(svc):
+        field = "spec.fullnameOverride" if out["fullnameOverride"] else (
+            "spec.nameOverride" if out["nameOverride"] else "metadata.name")
+        raise SpecError(field, "the Deployment and Service name %r derived from it must be a DNS-1035 label of at "
+                               "most 63 characters (start with a letter; lower case letters, digits, '-')" % svc)
     _check_consistency(out, warnings)
     return out, warnings
 
@@ -416,8 +471,6 @@ def _check_consistency(s, warnings):
         if ms["models"] and ms["config_configmap_name"]:
             raise SpecError("spec.models_settings.models", "give either models (a generated config) or "
                                                            "config_configmap_name (your own), not both")
-        if ms["config_configmap_name"]:
-            check_name("spec.models_settings.config_configmap_name", ms["config_configmap_name"])
         if ms["models"]:
             ms["models"] = _normalize_models(ms["models"], warnings)
 
@@ -436,6 +489,8 @@ def _check_consistency(s, warnings):
             raise SpecError("spec.deployment_parameters.resources.%s.xpu_device" % kind,
                             "%r is not an extended resource name: expected domain/name, for example "
                             "gpu.intel.com/i915" % dev)
+    if ms["config_configmap_name"]:  # mounted at /config in either mode
+        check_name("spec.models_settings.config_configmap_name", ms["config_configmap_name"])
     for key in ("extra_envs_secret", "extra_envs_configmap"):
         if dp[key]:
             check_name("spec.deployment_parameters." + key, dp[key])
@@ -447,9 +502,6 @@ def _check_consistency(s, warnings):
     for key in ("runAsUser", "runAsGroup"):
         if rep[key] is not None and not re.match(r"^[0-9]+$", rep[key]):
             raise SpecError("spec.models_repository." + key, "expected a numeric ID, got %r" % rep[key])
-    if rep["storage_type"] == "cluster" and not (rep["models_volume_claim"] or rep["models_host_path"]):
-        raise SpecError("spec.models_repository", "storage_type cluster needs models_volume_claim or "
-                                                  "models_host_path")
     if rep["models_host_path"] and not rep["models_host_path"].startswith("/"):
         raise SpecError("spec.models_repository.models_host_path", "expected an absolute path")
     for key in ("models_volume_claim", "gcp_creds_secret_name"):
@@ -497,8 +549,9 @@ def _check_consistency(s, warnings):
         raise SpecError("spec.ingress.host", "required with tls_secret_name")
 
     if not supports_stateful(version):
-        if srv["sequence_cleaner_poll_wait_minutes"] != FIELDS["server_settings"]["fields"][
-                "sequence_cleaner_poll_wait_minutes"]["default"]:
+        if srv["sequence_cleaner_poll_wait_minutes"] not in (FIELDS["server_settings"]["fields"][
+                "sequence_cleaner_poll_wait_minutes"]["default"],
+                GROUP_ABSENT_DEFAULTS["server_settings"]["sequence_cleaner_poll_wait_minutes"]):
             warnings.append("server_settings.sequence_cleaner_poll_wait_minutes is ignored: OVMS %s has no sequence "
                             "cleaner (removed in 2026.3)" % version_text(version))
     if s["image_name"].endswith(":latest") or ":" not in s["image_name"].rsplit("/", 1)[-1]:
@@ -594,12 +647,13 @@ def _doc_default(f):
     return " Defaults to C(%s)." % (f["default"] if not isinstance(f["default"], bool) else str(f["default"]).lower())
 
 
-def _docs(fields):
+def _docs(fields, prefix="spec"):
     out = {}
     for key, f in fields.items():
         if f["type"] == "group":
-            out[key] = {"description": [f["desc"]], "type": "dict", "suboptions": _docs(f["fields"])}
+            out[key] = {"description": [f["desc"]], "type": "dict", "suboptions": _docs(f["fields"], "%s.%s" % (prefix, key))}
             continue
+        path = "%s.%s" % (prefix, key)
         desc = f["desc"] + _doc_default(f)
         if f["crd_default"] is not None and f["crd_default"] != f["default"] and f["type"] != "json":
             desc += " (The CRD's default is C(%s).)" % f["crd_default"]
@@ -608,8 +662,12 @@ def _docs(fields):
             lines.append(f["note"])
         if f["ours"]:
             lines.append("Not a field of the operator's CRD: an addition of this collection.")
-        if f["documented_only"]:
-            lines.append("Read by the operator although its CRD schema omits it.")
+        if path in FALSY_UNSET:
+            lines.append("C(0) and C(\"\") mean not set, as with the operator: the flag or setting is left out.")
+        absent = GROUP_ABSENT_DEFAULTS.get(prefix.split(".")[-1], {})
+        if key in absent:
+            lines.append("When the whole group is absent, the default is C(%s), as with the operator (its Helm "
+                         "values)." % absent[key])
         d = {"description": lines, "type": _ARG_TYPES[f["type"]]}
         if f["choices"]:
             d["choices"] = list(f["choices"])

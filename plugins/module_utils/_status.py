@@ -165,14 +165,28 @@ def ovms_get(api, namespace, service, path, base_url=None, timeout=10):
         return status, data.decode("utf-8", "replace")
 
 
-def read_server(api, namespace, name):
-    """(deployment, pods, events, config maps) of one model server."""
-    dep_path = _reconcile.object_path("Deployment", namespace, _spec.object_name(name))
+def find_deployment(api, namespace, name):
+    """(name, Deployment or None) of one model server: the Deployment carrying its owner labels (its name follows
+    fullnameOverride / nameOverride, which only the spec knows), else the one of the default name (for example an
+    operator-made Deployment not taken over yet)."""
+    items = _list(api, "/apis/apps/v1/namespaces/%s/deployments" % namespace, _render.owner_selector(name))
+    if items:
+        return items[0]["metadata"]["name"], items[0]
+    dep_name = _spec.object_name(name)
+    dep_path = _reconcile.object_path("Deployment", namespace, dep_name)
     status, deployment = api.request("GET", dep_path)
     if status == 404:
-        return None, [], [], {}
+        return dep_name, None
     if status != 200:
         raise _reconcile.ApiError("GET", dep_path, status, deployment)
+    return dep_name, deployment
+
+
+def read_server(api, namespace, name):
+    """(deployment, pods, events, config maps) of one model server."""
+    _, deployment = find_deployment(api, namespace, name)
+    if deployment is None:
+        return None, [], [], {}
     pods = _list(api, "/api/v1/namespaces/%s/pods" % namespace, _render.pod_selector(name))
     events = _list(api, "/api/v1/namespaces/%s/events" % namespace, None, field="type=Warning")
     owned_cms = _list(api, "/api/v1/namespaces/%s/configmaps" % namespace, _render.owner_selector(name))
@@ -201,17 +215,17 @@ def server_names(api, namespace):
 def watch_rollout(api, namespace, name, timeout):
     """Watch the Deployment (no polling sleep) until its rollout is complete or timeout seconds passed.
     Returns the last Deployment seen (None when it does not exist)."""
-    path = _reconcile.object_path("Deployment", namespace, _spec.object_name(name))
+    dep_name, dep = find_deployment(api, namespace, name)
+    path = _reconcile.object_path("Deployment", namespace, dep_name)
     deadline = time.time() + timeout
-    status, dep = api.request("GET", path)
-    if status != 200:
+    if dep is None:
         return None
     while not rollout_state(dep)["complete"]:
         remaining = int(deadline - time.time())
         if remaining <= 0:
             break
         collection = path.rsplit("/", 1)[0]
-        for event in api.watch(collection, [("fieldSelector", "metadata.name=%s" % _spec.object_name(name)),
+        for event in api.watch(collection, [("fieldSelector", "metadata.name=%s" % dep_name),
                                             ("resourceVersion", dep["metadata"]["resourceVersion"]),
                                             ("timeoutSeconds", str(max(1, remaining)))]):
             if event.get("type") in ("ADDED", "MODIFIED"):
@@ -231,7 +245,8 @@ def watch_rollout(api, namespace, name, timeout):
 def describe(api, namespace, name, check_models=True, base_url=None):
     """Everything the role and modelserver_info report about one model server."""
     deployment, pods, events, cms = read_server(api, namespace, name)
-    service = _spec.object_name(name)
+    # the Service has the Deployment's name (the chart's fullname)
+    service = deployment["metadata"]["name"] if deployment else _spec.object_name(name)
     result = {"name": name, "namespace": namespace, "service": service, "exists": deployment is not None}
     if deployment is None:
         result.update(ready=False, problems=["Deployment %s/%s does not exist" % (namespace, service)],
@@ -311,7 +326,7 @@ def wait_for(api, namespace, name, what, wait_until, window, check_models=True, 
 def rollback(api, namespace, name, revision, check_mode=False):
     """Restore the Deployment's pod template from its ReplicaSet of `revision`, like
     `kubectl rollout undo --to-revision`. Returns a description of what was restored."""
-    service = _spec.object_name(name)
+    service, _ = find_deployment(api, namespace, name)
     sets = _list(api, "/apis/apps/v1/namespaces/%s/replicasets" % namespace, _render.pod_selector(name))
     match = [r for r in sets if (r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == str(revision)]
     if not match:

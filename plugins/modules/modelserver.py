@@ -26,12 +26,24 @@ description:
     status and mask Secret values.
   - Every object carries the labels C(app.kubernetes.io/name=openvino-model-server),
     C(app.kubernetes.io/instance=<name>) and C(app.kubernetes.io/managed-by=openvino.ovms); prune and
-    O(state=absent) find objects by them.
+    O(state=absent) find objects by them. The Deployment, its pods and the Service also carry the operator chart's
+    labels C(app=<fullname>), C(release=<name>), C(chart=ovms-4.0.0) and C(heritage=Helm); the Deployment selects its
+    pods by C(app) and C(release) and the Service by C(app), as the chart does, so that an operator-made Deployment
+    is taken over in place (O(force_conflicts=true); the result's action is V(adopted)) and monitoring written for
+    the operator keeps working. The pods carry the chart's four labels and C(app.kubernetes.io/name) and
+    C(app.kubernetes.io/instance).
+  - A Deployment made by openvino.ovms 0.1.0 selects its pods by C(app.kubernetes.io/name) and
+    C(app.kubernetes.io/instance); a selector cannot change, so such a Deployment is refused before any write, with
+    the fix (delete the Deployment, then run again).
   - Fields edited outside this collection by imperative clients (C(kubectl edit), C(kubectl scale); field manager
     operation C(Update)) are drift and are taken back, with a warning. Fields owned by another server-side apply
     manager are a conflict, reported naming the manager and the field, unless O(force_conflicts=true).
-  - The Deployment and Service are named after the resource with the suffix C(-ovms), unless the name already
-    contains C(ovms) (the operator's rule).
+  - The Deployment and Service are named C(<fullname>) as the operator's chart names them - the resource's name with
+    the suffix C(-ovms) unless the name already contains C(ovms), C(-<nameOverride>) for O(nameOverride), or
+    O(fullnameOverride); cut at 63 characters. A name longer than 53 characters is refused (the operator cannot
+    deploy it either). Credential Secrets are C(<fullname>-aws-secret) and C(<fullname>-azure-secret).
+  - C(0) and C("") mean not set, as with the operator - C(nireq=0), C(rest_workers=0), C(batch_size="") and the like
+    leave their flag out.
   - The image tag decides the OVMS flags - from OVMS 2026.3 on, the removed stateful options and
     C(--sequence_cleaner_poll_wait_minutes) are never rendered, and a stateful model is an error.
 extends_documentation_fragment:
@@ -119,6 +131,16 @@ options:
       Without it such images follow the newest OVMS contract.
     - 'Not a field of the operator''s CRD: an addition of this collection.'
     type: str
+  fullnameOverride:
+    description:
+    - The name of the Deployment, the Service and the Secrets' prefix, instead of the one derived from the resource's
+      name (the operator chart's C(fullnameOverride), a top-level value of the spec); cut at 63 characters.
+    type: str
+  nameOverride:
+    description:
+    - 'Replaces C(ovms) in the naming rule: the name gets the suffix C(-<nameOverride>) unless it already contains
+      it (the operator chart''s C(nameOverride)).'
+    type: str
   deployment_parameters:
     description:
     - Kubernetes Deployment parameters.
@@ -198,12 +220,10 @@ options:
       extra_envs_secret:
         description:
         - A Secret whose keys become environment variables (C(envFrom)).
-        - Read by the operator although its CRD schema omits it.
         type: str
       extra_envs_configmap:
         description:
         - A ConfigMap whose keys become environment variables (C(envFrom)).
-        - Read by the operator although its CRD schema omits it.
         type: str
       pod_labels:
         description:
@@ -253,11 +273,12 @@ options:
         type: bool
       config_configmap_name:
         description:
-        - 'Multi-model: a ConfigMap of yours holding C(config.json), mounted at C(/config).'
+        - A ConfigMap of yours (for example holding C(config.json)), mounted read-only at C(/config) in either mode.
         type: str
       config_path:
         description:
-        - 'Multi-model: path of the config file (for example on the models volume).'
+        - 'Multi-model: path of the config file (default C(/config/config.json)), for example C(/config/my.json) in
+          I(config_configmap_name) or a file on the models volume.'
         type: str
       models:
         description:
@@ -280,10 +301,12 @@ options:
       shape:
         description:
         - 'Model input shape: C(auto), C((1,3,224,224)) or a JSON object per input.'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       batch_size:
         description:
         - 'Batch size: C(auto) or a number.'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       target_device:
         description:
@@ -292,18 +315,22 @@ options:
       plugin_config:
         description:
         - Plugin configuration, a JSON object as a string. Defaults to C({"PERFORMANCE_HINT":"LATENCY"}).
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: raw
       model_version_policy:
         description:
         - 'Model version policy, a JSON object as a string. Defaults to C({"latest": { "num_versions":1 }}).'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: raw
       layout:
         description:
         - Model layout, for example C(NHWC:NCHW).
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       nireq:
         description:
         - Number of parallel inference requests.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
       is_stateful:
         description:
@@ -320,6 +347,7 @@ options:
       max_sequence_number:
         description:
         - 'Stateful: maximum number of sequences.'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
   server_settings:
     description:
@@ -328,8 +356,8 @@ options:
     suboptions:
       file_system_poll_wait_seconds:
         description:
-        - How often OVMS checks for new model versions and config changes; C(0) disables it (config changes then roll
-          the pods). Defaults to C(0).
+        - How often OVMS checks for new model versions and config changes; C(0) disables it (a changed generated config
+          then rolls the pods). Defaults to C(1).
         type: int
       log_level:
         description:
@@ -344,14 +372,17 @@ options:
       grpc_workers:
         description:
         - Number of gRPC server instances. Defaults to C(1).
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
       rest_workers:
         description:
         - Number of REST worker threads.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: int
       sequence_cleaner_poll_wait_minutes:
         description:
         - Sequence cleaner interval (OVMS before 2026.3 only). Defaults to C(5).
+        - When the whole group is absent, the default is C(0), as with the operator (its Helm values).
         type: int
   models_repository:
     description:
@@ -378,10 +409,12 @@ options:
       runAsUser:
         description:
         - User ID the container runs as.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       runAsGroup:
         description:
         - Group ID the container runs as.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
       aws_secret_access_key:
         description:
@@ -425,7 +458,7 @@ options:
       no_proxy:
         description:
         - C(no_proxy) for model downloads.
-        - Read by the operator although its CRD schema omits it.
+        - 'No CRD declares it: the API server drops it before the operator sees it. Here it is honoured (an addition).'
         type: str
   monitoring:
     description:
@@ -439,6 +472,7 @@ options:
       metrics_list:
         description:
         - Comma-separated metric names to enable.
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
         type: str
   autoscaling:
     description:
@@ -552,9 +586,57 @@ options:
         - none
 # END GENERATED SPEC OPTIONS
 notes:
-  - The defaults follow the operator's CRD except where its behaviour is broken or outdated - the image is a pinned OVMS
-    release instead of C(:latest), the CRD's placeholder model path is refused, the S3 key ID lives in a Secret,
-    O(models_repository.gcp_creds_secret_name) is honoured, and a startup probe protects slow model loads.
+  - For every spec the operator's CRD accepts, the module renders what the operator's Helm chart renders (the chart's
+    names, labels, selectors, arguments, env, volumes and Secret names; C(0) and C("") mean not set), except for the
+    deliberate differences listed next, each with its reason (the same list as the README's "Deliberate differences
+    from the operator").
+  # BEGIN GENERATED DIFFERENCES: do not edit; run `make docs` (tools/gen_docs.py) after changing _chart.DIFFERENCES
+  - Deliberate difference from the operator - default image. The default image_name is the pinned OVMS release openvino/model_server:2026.3,
+    not the CRD's registry.connect.redhat.com/intel/openvino-model-server:latest (nor the chart's openvino/model_server:latest).
+    Why - A re-run deploys what was tested; :latest changes under you (and 2026.3 changed the command line).
+  - 'Deliberate difference from the operator - placeholder model path. The CRD''s default model_path gs://<bucket_name>/<model_dir>
+    (or any path with ''<'') is refused before any request. Why - It is a placeholder: the operator deploys it and
+    OVMS crash-loops on it.'
+  - 'Deliberate difference from the operator - credentials only in Secrets. aws_access_key_id reaches the pod through
+    a secretKeyRef (key access_key_id of <fullname>-aws-secret), not as a plain env value; aws_session_token (ours)
+    is key session_token of the same Secret. Why - The key ID is a credential too: it must not show in the pod spec,
+    in diffs or in `kubectl get -o yaml`.'
+  - Deliberate difference from the operator - gcp_creds_secret_name honoured. The Secret named in gcp_creds_secret_name
+    is mounted at /secret; the chart mounts a Secret named gcpcreds whatever the field says. Why - The field would
+    otherwise have no effect and a differently named Secret could never be used.
+  - Deliberate difference from the operator - startup probe. The container has a startup probe on /v2/health/live
+    (deployment_parameters.startup_timeout_seconds, 600 s by default) besides the chart's liveness and readiness probes.
+    Why - Large models load for minutes; without it the liveness probe restarts OVMS in the middle of the load.
+  - Deliberate difference from the operator - flags removed in OVMS 2026.3. For images of OVMS 2026.3 and later (or
+    whose tag names no version), --sequence_cleaner_poll_wait_minutes is not passed, and is_stateful (--stateful,
+    --idle_sequence_cleanup, --low_latency_transformation, --max_sequence_number) is refused. Why - OVMS 2026.3 removed
+    these options and exits on an unknown option; the chart always passes the first.
+  - Deliberate difference from the operator - metrics_list needs metrics_enable. --metrics_list is passed only together
+    with --metrics_enable. Why - The chart passes it alone, which OVMS refuses at start-up.
+  - Deliberate difference from the operator - no_proxy. models_repository.no_proxy becomes the env variable no_proxy.
+    Why - No CRD declares the field, so the API server drops it before the operator sees it; here it is an addition.
+  - Deliberate difference from the operator - runAsUser and runAsGroup are numbers. runAsUser / runAsGroup must be
+    numeric IDs ("" and 0 mean not set, as in the chart). Why - Kubernetes refuses anything else; the chart would
+    render it and the API server refuse it.
+  - Deliberate difference from the operator - names longer than 53 characters refused. A metadata.name longer than
+    53 characters is refused before any request. Why - The operator cannot deploy it either (Helm's release name limit);
+    refusing it says so up front.
+  - Deliberate difference from the operator - our labels besides the chart's. Every object also carries app.kubernetes.io/name=openvino-model-server,
+    app.kubernetes.io/instance=<name> and app.kubernetes.io/managed-by=openvino.ovms (the pods the first two), and
+    the Deployment the annotation openvino.ovms/ovms-version; the chart's labels, Deployment selector and Service
+    selector are kept as the chart has them. Why - Prune and state=absent find the objects by these labels, never
+    by guessing names; the pods' instance label finds a server's pods by its name alone; the annotation records which
+    OVMS contract the flags follow.
+  - Deliberate difference from the operator - arguments as --flag=value. Each OVMS argument is one list item --flag=value
+    (the chart passes --flag and value as two items); the order is the chart's. plugin_config and model_version_policy
+    are parsed as JSON objects and passed compact ({"latest":{"num_versions":1}}). Why - The same command line for
+    OVMS; invalid JSON is refused before deploying instead of crash-looping, and a whitespace-only edit does not roll
+    the pods.
+  - Deliberate difference from the operator - additions. Fields that are not in the CRD (ovms_version, pod_labels,
+    pod_annotations, startup_timeout_seconds, models_settings.models, aws_session_token, autoscaling, pod_disruption_budget,
+    ingress, route) render objects or settings the chart does not have; they are off when not given. Why - Left unset,
+    a spec renders what the operator renders.
+# END GENERATED DIFFERENCES
   - Efficiency - a run makes one LIST per kind this collection manages and one PATCH per rendered object; a no-op
     run writes nothing to etcd.
 seealso:
@@ -661,7 +743,9 @@ objects:
       description: Object namespace.
       type: str
     action:
-      description: V(created), V(updated), V(unchanged) or V(deleted) (in check mode - what would happen).
+      description: V(created), V(updated), V(unchanged), V(deleted), or V(adopted) (an existing object without this
+        collection's labels, for example made by the operator, taken over with O(force_conflicts=true)); in check mode
+        - what would happen.
       type: str
       sample: updated
     changes:

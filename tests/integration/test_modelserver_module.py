@@ -3,6 +3,7 @@ conflicts, prune, state=absent, secrets never in the output, and API request cou
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from kubernetes import client
 
@@ -70,11 +71,11 @@ def test_lifecycle(api_client, namespace, kubeconfig, tmp_path, local_cluster):
         ("Secret", "created"), ("Deployment", "created"), ("Service", "created")}
     assert created["service"]["rest_url"] == "http://resnet-ovms.%s.svc:8081" % namespace
     assert_no_secret(created)
-    assert owned(api_client, namespace) == [("Deployment", "resnet-ovms"), ("Secret", "resnet-aws-secret"),
+    assert owned(api_client, namespace) == [("Deployment", "resnet-ovms"), ("Secret", "resnet-ovms-aws-secret"),
                                             ("Service", "resnet-ovms")]
     dep = client.AppsV1Api(api_client).read_namespaced_deployment("resnet-ovms", namespace)
     env = {e.name: e for e in dep.spec.template.spec.containers[0].env}
-    assert env["AWS_SECRET_ACCESS_KEY"].value_from.secret_key_ref.name == "resnet-aws-secret"
+    assert env["AWS_SECRET_ACCESS_KEY"].value_from.secret_key_ref.name == "resnet-ovms-aws-secret"
     assert env["AWS_ACCESS_KEY_ID"].value is None
 
     # 2. a second run changes nothing, and writes at most one request per object
@@ -113,12 +114,15 @@ def test_lifecycle(api_client, namespace, kubeconfig, tmp_path, local_cluster):
     assert any("someone-else" in w for w in fixed.get("warnings", []))
 
     # 5. a conflict with another declarative owner is reported, naming the manager and the field
-    client.AppsV1Api(api_client).api_client.call_api(
-        "/apis/apps/v1/namespaces/%s/deployments/resnet-ovms" % namespace, "PATCH",
-        query_params=[("fieldManager", "gitops"), ("force", "true")],
-        header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+    # (through the collection's request layer: ApiClient.call_api's signature differs between kubernetes releases)
+    from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile
+
+    status, body = _reconcile.Api(api_client).request(
+        "PATCH", "/apis/apps/v1/namespaces/%s/deployments/resnet-ovms" % namespace,
         body={"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "resnet-ovms"},
-              "spec": {"replicas": 5}}, auth_settings=["BearerToken"], _preload_content=False)
+              "spec": {"replicas": 5}},
+        query=[("fieldManager", "gitops"), ("force", "true")], content_type="application/apply-patch+yaml")
+    assert status == 200, body
     conflict = run_task("openvino.ovms.modelserver", spec_args(namespace), kubeconfig, tmp_path)
     assert conflict.get("failed") is True
     assert '.spec.replicas owned by "gitops"' in conflict["msg"] and "force_conflicts" in conflict["msg"]
@@ -184,7 +188,8 @@ def test_definition_and_src_give_the_same_objects(api_client, namespace, kubecon
                        kubeconfig, tmp_path)
     assert options["changed"] is False
     dep = client.AppsV1Api(api_client).read_namespaced_deployment("ovms-sample", namespace)
-    assert "--sequence_cleaner_poll_wait_minutes=5" in dep.spec.template.spec.containers[0].args
+    # server_settings absent altogether: the operator's Helm value (0), not the CRD's default (5)
+    assert "--sequence_cleaner_poll_wait_minutes=0" in dep.spec.template.spec.containers[0].args
 
 
 def test_fleet_mode_applies_many_servers_with_one_listing(api_client, namespace, kubeconfig, tmp_path):
@@ -234,3 +239,78 @@ def test_module_defaults_group_sets_both_collections_connection(namespace, kubec
     core, ovms = [t["hosts"]["localhost"] for t in out["plays"][0]["tasks"]]
     assert core.get("failed") and ovms.get("failed")
     assert ovms["msg"] == "kubeconfig %s does not exist" % (tmp_path / "no-such-kubeconfig")
+
+
+def chart_made(namespace, name="ovms-sample", selector=None, labels=None):
+    """A Deployment and a Service as the operator's chart makes them (Helm writes with operation Update)."""
+    chart_labels = labels or {"app": name, "release": name, "chart": "ovms-4.0.0", "heritage": "Helm"}
+    selector = selector or {"app": name, "release": name}
+    container = {"name": "ovms", "image": "openvino/model_server:2026.3",
+                 "args": ["--model_path", "gs://ovms-public-eu/resnet50-binary", "--model_name", "resnet"],
+                 "ports": [{"containerPort": 8080, "name": "grpc"}, {"containerPort": 8081, "name": "rest"}]}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": name, "namespace": namespace, "labels": chart_labels},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": selector},
+                           "template": {"metadata": {"labels": dict(chart_labels, **selector)},
+                                        "spec": {"containers": [container]}}}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace,
+                                                                   "labels": chart_labels},
+               "spec": {"selector": {"app": name}, "ports": [
+                   {"name": "grpc", "port": 8080, "targetPort": 8080, "protocol": "TCP"},
+                   {"name": "rest", "port": 8081, "targetPort": 8081, "protocol": "TCP"}]}}
+    return deployment, service
+
+
+def test_operator_made_deployment_is_taken_over_in_place(api_client, namespace, kubeconfig, tmp_path):
+    """The chart's selector is ours: an operator-made Deployment is adopted with its uid, no delete."""
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    deployment, service = chart_made(namespace)
+    apps.create_namespaced_deployment(namespace, deployment, field_manager="helm")
+    core.create_namespaced_service(namespace, service, field_manager="helm")
+    uid = apps.read_namespaced_deployment("ovms-sample", namespace).metadata.uid
+    src = Path(__file__).resolve().parents[1] / "data" / "operator" / "sample.yaml"
+
+    refused = run_task("openvino.ovms.modelserver", {"src": str(src), "namespace": namespace}, kubeconfig, tmp_path)
+    assert refused["failed"] is True
+    assert "Deployment %s/ovms-sample already exists and is not managed by openvino.ovms" % namespace in refused["msg"]
+
+    taken = run_task("openvino.ovms.modelserver", {"src": str(src), "namespace": namespace, "force_conflicts": True},
+                     kubeconfig, tmp_path)
+    assert not taken.get("failed"), taken.get("msg")
+    actions = {(o["kind"], o["name"]): o["action"] for o in taken["objects"]}
+    assert actions == {("Deployment", "ovms-sample"): "adopted", ("Service", "ovms-sample"): "adopted"}
+    dep = apps.read_namespaced_deployment("ovms-sample", namespace)
+    assert dep.metadata.uid == uid, "taken over in place, not re-created"
+    assert dep.spec.selector.match_labels == {"app": "ovms-sample", "release": "ovms-sample"}
+    assert dep.metadata.labels["app.kubernetes.io/managed-by"] == "openvino.ovms"
+    assert dep.metadata.labels["heritage"] == "Helm" and dep.metadata.labels["app"] == "ovms-sample"
+    assert "--model_path=gs://ovms-public-eu/resnet50-binary" in dep.spec.template.spec.containers[0].args
+    svc = core.read_namespaced_service("ovms-sample", namespace)
+    assert svc.spec.selector == {"app": "ovms-sample"}
+    again = run_task("openvino.ovms.modelserver", {"src": str(src), "namespace": namespace}, kubeconfig, tmp_path)
+    assert again["changed"] is False, again["objects"]
+
+
+def test_deployment_with_the_old_selector_is_refused_without_any_write(api_client, namespace, kubeconfig, tmp_path,
+                                                                        local_cluster):
+    """What openvino.ovms 0.1.0 made selects by app.kubernetes.io/*: refused before any write, naming the fix."""
+    ours = {"app.kubernetes.io/name": "openvino-model-server", "app.kubernetes.io/instance": "resnet",
+            "app.kubernetes.io/managed-by": "openvino.ovms"}
+    old_selector = {"app.kubernetes.io/name": "openvino-model-server", "app.kubernetes.io/instance": "resnet"}
+    deployment, _ = chart_made(namespace, "resnet-ovms", selector=old_selector, labels=ours)
+    client.AppsV1Api(api_client).create_namespaced_deployment(namespace, deployment)
+    offset = audit_offset(local_cluster) if local_cluster else None
+    refused = run_task("openvino.ovms.modelserver", spec_args(namespace), kubeconfig, tmp_path)
+    assert refused["failed"] is True
+    assert "Deployment %s/resnet-ovms selects its pods by app.kubernetes.io/instance=resnet," % namespace in refused["msg"]
+    assert "kubectl -n %s delete deployment resnet-ovms" % namespace in refused["msg"]
+    assert_no_secret(refused)
+    if local_cluster:
+        writes = [e for e in audit_events(local_cluster, offset) if e["verb"] in ("create", "update", "patch", "delete")]
+        assert writes == [], [e["requestURI"] for e in writes]
+    # the fix it names works
+    client.AppsV1Api(api_client).delete_namespaced_deployment("resnet-ovms", namespace)
+    wait_for(lambda: not client.AppsV1Api(api_client).list_namespaced_deployment(namespace).items, 30,
+             "the old Deployment to go")
+    fixed = run_task("openvino.ovms.modelserver", spec_args(namespace), kubeconfig, tmp_path)
+    assert not fixed.get("failed"), fixed.get("msg")

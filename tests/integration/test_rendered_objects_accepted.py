@@ -3,12 +3,15 @@ strict field validation, dry run: admission and validation run, nothing is store
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
 from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render
 
+from ansible_runner import run_task
 from conftest import wait_for
 
 ROUTE_CRD = {
@@ -61,6 +64,11 @@ SPECS = {
                                                  "maxSurge": 1, "maxUnavailable": 0}},
                                              "openshift_service_mesh": True, "extra_envs_secret": "env",
                                              "extra_envs_configmap": "envcm"}},
+    "cluster-models-in-image": {"image_name": "registry.example.com/me/ovms-with-models:2026.3",
+                                "models_settings": {"model_path": "/opt/models/resnet", "nireq": 0},
+                                "models_repository": {"storage_type": "cluster", "runAsUser": ""}},
+    "name-override-s3-single-config-map": {"nameOverride": "serving", "models_settings": {
+        "model_path": "s3://b/m", "config_configmap_name": "extra"}, "models_repository": S3},
     "everything-on": dict(EVERYTHING_ON, models_settings={"model_path": "gs://b/m"},
                           deployment_parameters={"resources": {"requests": {"cpu": "1"}}},
                           service_parameters={"service_type": "NodePort", "grpc_port": 9000, "rest_port": 9001},
@@ -100,3 +108,43 @@ def test_every_rendered_object_is_accepted(case, api_client, namespace, route_cr
     assert {"Deployment", "Service"} <= kinds
     if case == "everything-on":
         assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "Route"} <= kinds
+
+
+OPERATOR_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "operator"
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in OPERATOR_SAMPLES.glob("*.yaml") if p.name != "rag-config.yaml"))
+def test_operator_sample_deploys_unchanged(sample, api_client, namespace, kubeconfig, tmp_path):
+    """Each of the operator's sample manifests (tests/data/operator) is applied by the module from the file, as
+    it is (server-side apply with strict field validation), then again with nothing to do, then removed."""
+    path = OPERATOR_SAMPLES / sample
+    manifest = yaml.safe_load(path.read_text())
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    ns = manifest["metadata"].get("namespace")
+    args = {"src": str(path)}
+    if ns:  # the sample names its namespace: create it as its user would
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    else:
+        ns = args["namespace"] = namespace
+    try:
+        if sample == "rag.yaml":  # the user's own config map, which the operator never makes
+            core.create_namespaced_config_map(ns, yaml.safe_load((OPERATOR_SAMPLES / "rag-config.yaml").read_text()))
+        applied = run_task("openvino.ovms.modelserver", args, kubeconfig, tmp_path)
+        assert not applied.get("failed"), applied.get("msg")
+        assert applied["changed"] is True
+        assert {o["action"] for o in applied["objects"]} == {"created"}
+        name = manifest["metadata"]["name"]
+        fullname = name if "ovms" in name else name + "-ovms"
+        dep = apps.read_namespaced_deployment(fullname, ns)
+        assert dep.spec.selector.match_labels == {"app": fullname, "release": name}
+        assert client.CoreV1Api(api_client).read_namespaced_service(fullname, ns).spec.selector == {"app": fullname}
+        again = run_task("openvino.ovms.modelserver", args, kubeconfig, tmp_path)
+        assert again["changed"] is False, again["objects"]
+        gone = run_task("openvino.ovms.modelserver", dict(args, state="absent"), kubeconfig, tmp_path)
+        assert not gone.get("failed"), gone.get("msg")
+        assert {o["action"] for o in gone["objects"]} == {"deleted"}
+        print("%s: %d objects applied (%s)" % (sample, len(applied["objects"]),
+                                                ", ".join(sorted(o["kind"] for o in applied["objects"]))))
+    finally:
+        if ns != namespace:
+            core.delete_namespace(ns)

@@ -48,6 +48,20 @@ def test_happy_path_through_the_api_server_proxy(namespace, kubeconfig, tmp_path
     assert asked["models"]["happy"]["state"] == "AVAILABLE"
 
 
+def test_fullname_override_is_waited_for_and_verified(api_client, namespace, kubeconfig, tmp_path, standin):
+    """The role finds the Deployment and Service named by fullnameOverride (only the spec knows that name)."""
+    standin({"named": {"mode": "available"}})
+    play = role_play(namespace, "named", "named")
+    play[0]["tasks"][0]["vars"]["modelserver_fullname_override"] = "vision-server"
+    out, _ = run_playbook(play, kubeconfig, tmp_path)
+    assert failure_message(out) is None, failure_message(out)
+    progress = [r["msg"] for r in task_results(out, "Show progress")]
+    assert progress[-1] == "%s/vision-server: 2/2 pods ready, 2/2 updated, 2 available" % namespace
+    assert task_results(out, "Ask OVMS")[-1]["modelservers"][0]["models_ok"] is True
+    dep = client.AppsV1Api(api_client).read_namespaced_deployment("vision-server", namespace)
+    assert dep.spec.selector.match_labels == {"app": "vision-server", "release": "named"}
+
+
 def test_direct_url_and_explicit_kubeconfig(namespace, kubeconfig, tmp_path, standin):
     from localcluster import podnet
 

@@ -20,6 +20,13 @@ def pod(o):
 
 # path -> (spec patch, check(objects)); each check fails if the field had no effect.
 EFFECTS = {
+    "spec.fullnameOverride": (
+        {"fullnameOverride": "vision", "models_repository": {"aws_secret_access_key": "k"}},
+        lambda o: o["Deployment"]["metadata"]["name"] == o["Service"]["metadata"]["name"] == "vision"
+        and o["Service"]["spec"]["selector"] == {"app": "vision"} and "Secret/vision-aws-secret" in o),
+    "spec.nameOverride": ({"nameOverride": "srv"},
+                          lambda o: o["Deployment"]["metadata"]["name"] == "resnet-srv"
+                          and pod(o)["metadata"]["labels"]["app"] == "resnet-srv"),
     "spec.image_name": ({"image_name": "quay.io/me/ovms:2025.4"},
                         lambda o: container(o)["image"] == "quay.io/me/ovms:2025.4"),
     "spec.deployment_parameters.replicas": ({"deployment_parameters": {"replicas": 3}},
@@ -83,7 +90,7 @@ EFFECTS = {
         lambda o: container(o)["startupProbe"]["failureThreshold"] == 30),
     "spec.service_parameters.grpc_port": (
         {"service_parameters": {"grpc_port": 9000}},
-        lambda o: o["Service"]["spec"]["ports"][0] == {"name": "grpc", "port": 9000, "targetPort": "grpc",
+        lambda o: o["Service"]["spec"]["ports"][0] == {"name": "grpc", "port": 9000, "targetPort": 8080,
                                                        "protocol": "TCP"}),
     "spec.service_parameters.rest_port": (
         {"service_parameters": {"rest_port": 9001}},
@@ -148,7 +155,7 @@ EFFECTS = {
     "spec.models_repository.storage_type": (
         {"models_repository": {"storage_type": "cluster", "models_volume_claim": "pvc"},
          "models_settings": {"model_path": "/models/resnet"}},
-        lambda o: {"name": "models", "persistentVolumeClaim": {"claimName": "pvc", "readOnly": True}}
+        lambda o: {"name": "models", "persistentVolumeClaim": {"claimName": "pvc"}}
         in pod(o)["spec"]["volumes"]),
     "spec.models_repository.models_host_path": (
         {"models_repository": {"storage_type": "cluster", "models_host_path": "/srv/models"}},
@@ -165,8 +172,8 @@ EFFECTS = {
     "spec.models_repository.aws_secret_access_key": (
         {"models_repository": {"storage_type": "S3", "aws_secret_access_key": "s3cr3t"}},
         lambda o: env(o)["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
-            "name": "resnet-aws-secret", "key": "secret_access_key"}
-        and "secret_access_key" in o["Secret/resnet-aws-secret"]["data"]),
+            "name": "resnet-ovms-aws-secret", "key": "secret_access_key"}
+        and "secret_access_key" in o["Secret/resnet-ovms-aws-secret"]["data"]),
     "spec.models_repository.aws_access_key_id": (
         {"models_repository": {"storage_type": "S3", "aws_access_key_id": "AKIA123"}},
         lambda o: env(o)["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["key"] == "access_key_id"),
@@ -180,12 +187,12 @@ EFFECTS = {
         lambda o: env(o)["S3_ENDPOINT"]["value"] == "http://minio:9000"),
     "spec.models_repository.gcp_creds_secret_name": (
         {"models_repository": {"gcp_creds_secret_name": "my-gcp"}},
-        lambda o: {"name": "gcp-creds", "secret": {"secretName": "my-gcp"}} in pod(o)["spec"]["volumes"]
+        lambda o: {"name": "gcpcreds", "secret": {"secretName": "my-gcp"}} in pod(o)["spec"]["volumes"]
         and env(o)["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/secret/gcp-creds.json"),
     "spec.models_repository.azure_storage_connection_string": (
         {"models_repository": {"storage_type": "azure", "azure_storage_connection_string": "DefaultEndpoints=x"}},
         lambda o: env(o)["AZURE_STORAGE_CONNECTION_STRING"]["valueFrom"]["secretKeyRef"] == {
-            "name": "resnet-azure-secret", "key": "connection_string"}),
+            "name": "resnet-ovms-azure-secret", "key": "connection_string"}),
     "spec.models_repository.https_proxy": ({"models_repository": {"https_proxy": "http://proxy:3128"}},
                                            lambda o: env(o)["https_proxy"]["value"] == "http://proxy:3128"),
     "spec.models_repository.http_proxy": ({"models_repository": {"http_proxy": "http://proxy:3128"}},

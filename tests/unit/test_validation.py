@@ -27,7 +27,8 @@ def error(patch, name="resnet", namespace="ovms"):
     ({"service_parameters": {"rest_port": 0}}, "spec.service_parameters.rest_port: expected a port number from 1 to 65535, got 0"),
     ({"service_parameters": {"grpc_port": 9000, "rest_port": 9000}}, "spec.service_parameters.rest_port: must differ from grpc_port (both are 9000)"),
     ({"server_settings": {"log_level": "VERBOSE"}}, "spec.server_settings.log_level: expected one of TRACE, DEBUG, INFO, WARNING, ERROR, got 'VERBOSE'"),
-    ({"server_settings": {"grpc_workers": 0}}, "spec.server_settings.grpc_workers: expected an integer at least 1, got 0"),
+    ({"server_settings": {"grpc_workers": -1}}, "spec.server_settings.grpc_workers: expected an integer at least 1, got -1"),
+    ({"models_settings": {"nireq": -2}}, "spec.models_settings.nireq: expected an integer at least 1, got -2"),
     ({"deployment_parameters": {"resources": {"limits": {"memory": "4 GB"}}}}, "spec.deployment_parameters.resources.limits.memory: '4 GB' is not a Kubernetes quantity"),
     ({"deployment_parameters": {"resources": {"limits": {"xpu_device": "gpu"}}}}, "spec.deployment_parameters.resources.limits.xpu_device: 'gpu' is not an extended resource name"),
     ({"models_settings": {"plugin_config": "{PERFORMANCE_HINT: LATENCY"}}, "spec.models_settings.plugin_config: expected a JSON object in a string, could not parse"),
@@ -43,7 +44,10 @@ def error(patch, name="resnet", namespace="ovms"):
     ({"models_settings": {"is_stateful": True}}, "spec.models_settings.is_stateful: stateful models were removed in OVMS 2026.3 and the image openvino/model_server:2026.3 is OVMS 2026.3"),
     ({"image_name": "openvino/model_server:latest", "models_settings": {"is_stateful": True}}, "is OVMS newest (tag names no version)"),
     ({"ovms_version": "next"}, "spec.ovms_version: expected a version like 2025.4, got 'next'"),
-    ({"models_repository": {"storage_type": "cluster"}}, "spec.models_repository: storage_type cluster needs models_volume_claim or models_host_path"),
+    ({"models_repository": {"runAsGroup": "-5"}}, "spec.models_repository.runAsGroup: expected a numeric ID, got '-5'"),
+    ({"fullnameOverride": "My_Server"}, "spec.fullnameOverride: the Deployment and Service name 'My_Server' derived from it must be a DNS-1035 label"),
+    ({"nameOverride": "Big"}, "spec.nameOverride: the Deployment and Service name 'resnet-Big' derived from it"),
+    ({"models_settings": {"config_configmap_name": "Bad_CM"}}, "spec.models_settings.config_configmap_name: 'Bad_CM' is not a valid name"),
     ({"models_repository": {"storage_type": "Swift"}}, "spec.models_repository.storage_type: expected one of S3, google, azure, cluster, got 'Swift'"),
     ({"models_repository": {"runAsUser": "root"}}, "spec.models_repository.runAsUser: expected a numeric ID, got 'root'"),
     ({"models_repository": {"models_host_path": "models"}}, "spec.models_repository.models_host_path: expected an absolute path"),
@@ -62,8 +66,8 @@ def test_validation_message(patch, message):
 
 @pytest.mark.parametrize("name, namespace, message", [
     ("Bad_Name", "ovms", "metadata.name: 'Bad_Name' is not a valid name"),
-    ("9lives", "ovms", "metadata.name: the Service name '9lives-ovms' derived from it must be a DNS-1035 label"),
-    ("a" * 60, "ovms", "must be a DNS-1035 label of at most 63 characters"),
+    ("9lives", "ovms", "metadata.name: the Deployment and Service name '9lives-ovms' derived from it must be a DNS-1035 label"),
+    ("a" * 54, "ovms", "metadata.name: '%s' has 54 characters; the operator cannot deploy a name longer than 53" % ("a" * 54)),
     ("resnet", "Prod", "metadata.namespace: 'Prod' is not a valid name: expected a DNS-1123 label"),
 ])
 def test_name_rules(name, namespace, message):
@@ -110,8 +114,11 @@ def test_secrets_appear_only_in_secret_objects():
         text = json.dumps(manifest)
         for value in SECRETS.values():
             assert value not in text, "%s leaks a credential" % key
-    assert {"Secret/resnet-aws-secret", "Secret/resnet-azure-secret"} <= set(objs)
-    assert sorted(objs["Secret/resnet-aws-secret"]["data"]) == ["access_key_id", "secret_access_key", "session_token"]
+    # the chart's names: <fullname>-aws-secret (key secret_access_key; ours add two keys), <fullname>-azure-secret
+    assert {"Secret/resnet-ovms-aws-secret", "Secret/resnet-ovms-azure-secret"} <= set(objs)
+    assert sorted(objs["Secret/resnet-ovms-aws-secret"]["data"]) == ["access_key_id", "secret_access_key",
+                                                                    "session_token"]
+    assert sorted(objs["Secret/resnet-ovms-azure-secret"]["data"]) == ["connection_string"]
 
 
 @pytest.mark.parametrize("image, expected", [
@@ -140,12 +147,16 @@ def test_ovms_version_option_overrides_the_tag():
 def test_multi_model_config_change_rolls_pods_only_without_polling():
     models = {"single_model_mode": False, "models": [{"name": "a", "base_path": "gs://b/a"}]}
     changed = {"single_model_mode": False, "models": [{"name": "a", "base_path": "gs://b/a2"}]}
-    a, b = render({"models_settings": models}), render({"models_settings": changed})
+    no_poll = {"file_system_poll_wait_seconds": 0}
+    a = render({"models_settings": models, "server_settings": no_poll})
+    b = render({"models_settings": changed, "server_settings": no_poll})
     key = _render.ANNOTATION_CONFIG_CHECKSUM
     assert a["Deployment"]["spec"]["template"]["metadata"]["annotations"][key] != \
         b["Deployment"]["spec"]["template"]["metadata"]["annotations"][key]
     polled = render({"models_settings": models, "server_settings": {"file_system_poll_wait_seconds": 5}})
     assert key not in polled["Deployment"]["spec"]["template"]["metadata"].get("annotations", {})
+    default = render({"models_settings": models})  # polls every second by default: OVMS re-reads the config
+    assert key not in default["Deployment"]["spec"]["template"]["metadata"].get("annotations", {})
 
 
 def test_generated_config_is_valid_for_ovms():
@@ -168,8 +179,17 @@ def test_every_object_carries_the_owner_labels():
                    "pod_disruption_budget": {"enabled": True, "max_unavailable": "1"}, "ingress": {"enabled": True},
                    "route": {"enabled": True}, "models_repository": {"aws_secret_access_key": "x"}})
     assert len(objs) == 7
-    for m in objs.values():
-        assert m["metadata"]["labels"] == _render.owner_labels("resnet")
+    chart = {"app": "resnet-ovms", "release": "resnet", "chart": "ovms-4.0.0", "heritage": "Helm"}
+    for key, m in objs.items():
+        # ours everywhere (prune and state=absent find objects by them); the chart's on the Deployment and Service
+        expected = dict(_render.owner_labels("resnet"), **(chart if key in ("Deployment", "Service") else {}))
+        assert m["metadata"]["labels"] == expected, key
+    pod = objs["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert pod == dict(chart, **{"app.kubernetes.io/name": "openvino-model-server",
+                                 "app.kubernetes.io/instance": "resnet"})
+    assert objs["Deployment"]["spec"]["selector"] == {"matchLabels": {"app": "resnet-ovms", "release": "resnet"}}
+    assert objs["Service"]["spec"]["selector"] == {"app": "resnet-ovms"}
+    assert objs["PodDisruptionBudget"]["spec"]["selector"] == objs["Deployment"]["spec"]["selector"]
 
 
 def test_rendering_is_deterministic():
