@@ -92,9 +92,16 @@ def test_drift_report_classifies_every_object():
         {"name": "b", "namespace": "n", "objects": [{"kind": "Service", "name": "b-ovms", "action": "unchanged"}]},
         {"name": "c", "namespace": "n", "failed": True, "msg": "boom"}]
     rep = _drift.report(results)
-    assert rep["summary"] == ("drift: 2 model servers, 1 drifted, 1 not checked (errors); objects: 2 in sync, "
-                              "1 drifted, 1 missing, 1 unexpected extra")
+    assert rep["summary"] == ("drift: 2 model servers, 1 drifted, 1 NOT CHECKED (errors: the report is incomplete); "
+                              "objects: 2 in sync, 1 drifted, 1 missing, 1 unexpected extra")
     assert [s["in_sync"] for s in rep["servers"]] == [False, True]
     md = _drift.markdown(rep)
     assert "## n/a: DRIFT" in md and "| spec.replicas | `3` | `1` |" in md and "**n/c**: not checked: boom" in md
     json.dumps(rep)  # the report is JSON-able
+
+
+def test_a_fleet_check_that_failed_as_a_whole_is_an_error_not_a_clean_report():
+    rep = _drift.report([{"failed": True, "msg": "servers[1].spec.service_parameters.grpc_port: expected ..."}])
+    assert rep["servers"] == [] and rep["errors"] == [
+        {"server": "every declared server", "error": "servers[1].spec.service_parameters.grpc_port: expected ..."}]
+    assert "1 NOT CHECKED" in rep["summary"]
