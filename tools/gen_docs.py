@@ -95,6 +95,10 @@ ROLE_OPTIONS = {
     "modelserver_context": {"type": "str", "description": ["Kubeconfig context to use."]},
     "modelserver_force_conflicts": {"type": "bool", "default": False,
                                     "description": ["Take over fields owned by another server-side apply manager."]},
+    "modelserver_ignore_differences": {"type": "list", "elements": "dict",
+                                       "description": ["Fields other clients may add or change without it being "
+                                                       "drift (the module's ignore_differences: kinds, managers, "
+                                                       "paths)."]},
     "modelserver_prune": {"type": "bool", "default": True,
                           "description": ["Delete owned objects the spec no longer renders."]},
     "modelserver_wait": {"type": "bool", "default": True,

@@ -333,10 +333,158 @@ def _selector_text(selector):
     return text or "nothing"
 
 
+# --- fields other managers added -------------------------------------------------------------------
+# Server-side apply only takes back fields this collection owns. A field another client added (`kubectl set env`,
+# `kubectl annotate`, an Update through the API) is owned by that client alone and stays for ever, unseen. These
+# are found in the live object's managedFields, reported as drift (with the manager's name), and removed by a real
+# run with one JSON patch that tests each value before removing it (check mode sends it with dryRun). Applying
+# them with force and then dropping them would not do: applying a field with the value it already has makes its
+# ownership shared, and a shared field survives our release.
+DEFAULT_IGNORED = (
+    # written by controllers or by our own tooling, not drift
+    "metadata.annotations.deployment.kubernetes.io/revision",
+    "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration",
+    # `kubectl rollout restart`: taking it back would roll the pods once more
+    "spec.template.metadata.annotations.kubectl.kubernetes.io/restartedAt",
+)
+
+
+def _token_key(token):
+    """('f', name) | ('k', {item keys}) | ('v', value) | ('.', None) of a fieldsV1 token."""
+    if token == ".":
+        return ".", None
+    kind, _, rest = token.partition(":")
+    if kind in ("k", "v"):
+        return kind, json.loads(rest)
+    return "f", rest
+
+
+def _token_path(tokens):
+    out = ""
+    for kind, value in tokens:
+        if kind == "f":
+            out += ("." if out else "") + value
+        elif kind == "k":
+            out += "[%s]" % ",".join("%s=%s" % (k, v) for k, v in sorted(value.items()))
+        else:
+            out += "[%s]" % json.dumps(value)
+    return out
+
+
+def _step(node, token):
+    """The child of an object node for one token (None when absent)."""
+    kind, value = token
+    if kind == "f":
+        return node.get(value) if isinstance(node, dict) else None
+    if kind == "k" and isinstance(node, list):
+        return next((i for i in node if isinstance(i, dict) and all(i.get(k) == v for k, v in value.items())), None)
+    if kind == "v" and isinstance(node, list):
+        return value if value in node else None
+    return None
+
+
+def _lookup(obj, tokens):
+    node = obj
+    for token in tokens:
+        node = _step(node, token)
+        if node is None:
+            return None
+    return node
+
+
+def _owned_units(fields, prefix=()):
+    """The smallest units a managedFields entry owns: a map or list item it owns whole ('.') or a leaf field."""
+    if not fields or "." in fields and prefix and prefix[-1][0] in ("k", "v"):
+        yield prefix
+        return
+    for token, child in sorted(fields.items()):
+        if token == ".":
+            continue
+        for unit in _owned_units(child, prefix + (_token_key(token),)):
+            yield unit
+
+
+def foreign_fields(live, desired, ignore=()):
+    """[{"manager", "operation", "path", "tokens", "value"}] of what other field managers added to the live object:
+    fields they own that our manifest does not declare (subresources such as status, our own managers, the
+    DEFAULT_IGNORED paths and `ignore` rules - {"managers": [...], "paths": [prefix, ...]} - left out)."""
+    found, seen = [], set()
+    for entry in ((live or {}).get("metadata") or {}).get("managedFields") or []:
+        manager = entry.get("manager") or ""
+        if entry.get("subresource") or manager.startswith(MANAGER):
+            continue
+        if any(manager in (rule.get("managers") or []) for rule in ignore):
+            continue
+        for tokens in _owned_units(entry.get("fieldsV1") or {}):
+            path = _token_path(tokens)
+            if path in seen or _lookup(desired, tokens) is not None:
+                continue  # declared by us: server-side apply compares and takes it back itself
+            prefixes = list(DEFAULT_IGNORED) + [p for rule in ignore for p in rule.get("paths") or []]
+            if any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in prefixes):
+                continue
+            value = _lookup(live, tokens)
+            if value is None:
+                continue
+            seen.add(path)
+            found.append({"manager": manager, "operation": entry.get("operation") or "?", "path": path,
+                          "tokens": tokens, "value": value})
+    return found
+
+
+def _pointer(obj, tokens):
+    """The JSON pointer of tokens in obj (list items by their index there), or None when absent."""
+    parts, node = [], obj
+    for token in tokens:
+        kind, key = token
+        if kind == "f":
+            parts.append(key.replace("~", "~0").replace("/", "~1"))
+        elif isinstance(node, list):
+            item = _step(node, token)
+            if item is None:
+                return None
+            parts.append(str(node.index(item)))
+        node = _step(node, token)
+        if node is None:
+            return None
+    return "/" + "/".join(parts)
+
+
+def removal_patch(live, fields):
+    """A JSON patch removing fields from live: a test of each value, then its removal; list items from the highest
+    index down, so that earlier removals do not shift later ones."""
+    located = [(_pointer(live, f["tokens"]), f["value"]) for f in fields]
+    located = [(p, v) for p, v in located if p]
+
+    def order(item):
+        return tuple((0, int(c)) if c.isdigit() else (1, c) for c in item[0].split("/"))
+    ops = []
+    for pointer, value in sorted(located, key=order, reverse=True):
+        ops += [{"op": "test", "path": pointer, "value": value}, {"op": "remove", "path": pointer}]
+    return ops
+
+
+def apply_removals(obj, patch):
+    """A copy of obj with the removals of a removal_patch done (its tests are the API server's business)."""
+    obj = copy.deepcopy(obj)
+    for op in patch:
+        if op["op"] != "remove":
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = obj
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            del node[int(parts[-1])]
+        else:
+            node.pop(parts[-1], None)
+    return obj
+
+
 # --- the plan ----------------------------------------------------------------------------------------
 class Reconciler:
-    def __init__(self, api, check_mode=False, force_conflicts=False, want_diff=False):
+    def __init__(self, api, check_mode=False, force_conflicts=False, want_diff=False, ignore=None):
         self.api = api
+        self.ignore = ignore or []  # ignore_differences rules: [{"kinds", "managers", "paths"}]
         self.check_mode = check_mode
         self.force_conflicts = force_conflicts
         self.want_diff = want_diff
@@ -397,6 +545,36 @@ class Reconciler:
             raise ApiError("PATCH", path, status, body)
         return status, body
 
+    def _remove_foreign(self, obj, after):
+        """Take back what other managers added to the object (see foreign_fields). Other declarative tools' fields
+        (operation Apply) are left in place, with a warning, unless force_conflicts is set."""
+        kind, name = key_of(obj)
+        ns = obj["metadata"]["namespace"]
+        rules = [r for r in self.ignore if not r.get("kinds") or kind in r["kinds"]]
+        added = foreign_fields(after, obj, rules)
+        if not self.force_conflicts:
+            declarative = [f for f in added if f["operation"] == "Apply"]
+            if declarative:
+                self.warnings.append(
+                    "%s %s/%s: fields another declarative tool added are left in place (force_conflicts: true "
+                    "removes them): %s" % (kind, ns, name, ", ".join('%s (field manager "%s")' % (
+                        f["path"], f["manager"]) for f in declarative)))
+            added = [f for f in added if f["operation"] != "Apply"]
+        if not added:
+            return after
+        self.warnings.append("%s %s/%s: %s fields added outside this collection: %s" % (
+            kind, ns, name, "would remove" if self.check_mode else "removed", ", ".join(
+                '%s (field manager "%s", %s)' % (f["path"], f["manager"], f["operation"]) for f in added)))
+        patch = removal_patch(after, added)
+        if self.check_mode:  # what the object would be: the dry-run apply's answer without those fields
+            return apply_removals(after, patch)
+        path = object_path(kind, ns, name)
+        status, body = self.api.request("PATCH", path, body=patch, query=[("fieldManager", MANAGER)],
+                                        content_type="application/json-patch+json")
+        if status != 200:
+            raise ApiError("PATCH", path, status, body)
+        return body
+
     def _server_side_apply(self, path, obj, query):
         return self.api.request("PATCH", path, body=obj, query=query, content_type="application/apply-patch+yaml")
 
@@ -439,6 +617,8 @@ class Reconciler:
             if before is None and not self.force_conflicts:
                 before = self._refuse_foreign(kind, namespace, obj_name, name)
             status, after = self._apply(obj, before)
+            if before is not None:
+                after = self._remove_foreign(obj, after)
             s_before, s_after = strip(before), strip(after)
             if before is None:  # 200: it existed without our labels (taken over with force_conflicts)
                 action = "created" if status == 201 else "adopted"

@@ -77,7 +77,7 @@ def run(params, api_client, check_mode=False, want_diff=False):
         info = _render.service_info(name, namespace, spec)
     api = _reconcile.Api(api_client)
     rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
-                                want_diff=want_diff)
+                                want_diff=want_diff, ignore=params.get("ignore_differences"))
     result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
     if state == "rollback":
         result["rolled_back"] = "the model server did not exist before: deleted every object it owned (%s)" % (
@@ -132,7 +132,7 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     def one(plan):
         name, namespace, desired, info, warnings = plan
         rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
-                                    want_diff=want_diff)
+                                    want_diff=want_diff, ignore=params.get("ignore_differences"))
         rec._served = lister._served
         failed = {"name": name, "namespace": namespace, "failed": True, "objects": [], "changed": False,
                   "warnings": warnings}

@@ -109,9 +109,39 @@ options:
   force_conflicts:
     description:
       - Take over fields owned by another server-side apply field manager, and adopt existing objects of the same
-        name that this collection did not create.
+        name that this collection did not create. Also removes fields another declarative tool (a server-side apply
+        field manager) added to this collection's objects.
     type: bool
     default: false
+  ignore_differences:
+    description:
+      - Fields of this collection's objects that other clients may add or change without it being drift, like
+        Argo CD's C(ignoreDifferences). Without a rule, fields another client added (C(kubectl set env),
+        C(kubectl annotate), an imperative Update) are reported by check mode, with the field manager's name, and
+        removed by a real run.
+      - Always ignored - status and other subresources, fields written by this collection's own field managers,
+        the Deployment's C(deployment.kubernetes.io/revision) annotation, C(kubectl.kubernetes.io/last-applied-configuration),
+        and the pod template's C(kubectl.kubernetes.io/restartedAt) annotation (C(kubectl rollout restart); removing it
+        would roll the pods again). Fields another declarative tool added are reported as a warning and removed only
+        with O(force_conflicts).
+    type: list
+    elements: dict
+    suboptions:
+      kinds:
+        description: The kinds the rule applies to (all when not given), e.g. C(Deployment).
+        type: list
+        elements: str
+      managers:
+        description: Field managers whose additions are ignored, e.g. C(vpa-recommender).
+        type: list
+        elements: str
+      paths:
+        description:
+          - Field paths (and everything below them) that are ignored, in the notation of the module's C(changes)
+            - dotted, list items by their key, e.g. C(metadata.annotations.example.com/owner) or
+            C(spec.template.spec.containers[name=ovms].env[name=HTTP_PROXY]).
+        type: list
+        elements: str
   prune:
     description:
       - Delete objects owned by this model server that the spec no longer renders (for example the HPA after
@@ -830,6 +860,9 @@ def argument_spec():
         definition=dict(type="dict"),
         src=dict(type="path"),
         force_conflicts=dict(type="bool", default=False),
+        ignore_differences=dict(type="list", elements="dict", options=dict(
+            kinds=dict(type="list", elements="str"), managers=dict(type="list", elements="str"),
+            paths=dict(type="list", elements="str"))),
         prune=dict(type="bool", default=True),
         servers=dict(type="list", elements="dict"),
         parallel=dict(type="int", default=8),
