@@ -26,8 +26,10 @@ def run_task(module: str, args: dict, kubeconfig: Path, tmp_path: Path, check=Fa
     return result
 
 
-def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False, extra_vars=None, path=None):
-    """Run a playbook (a list of plays, or the path of a playbook file); return (JSON output, raw output)."""
+def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False, extra_vars=None, path=None,
+                 extra_args=()):
+    """Run a playbook (a list of plays, or the path of a playbook file); return (JSON output, raw output).
+    extra_args: more command-line arguments, such as ["-e", "name=value"] (a string, as a user types it)."""
     playbook = path or tmp_path / "play.yml"
     if path is None:
         playbook.write_text(json.dumps(play))
@@ -38,6 +40,7 @@ def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False
            "-e", "ansible_python_interpreter=%s" % sys.executable]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
+    cmd += list(extra_args)
     if check:
         cmd.append("--check")
     if diff:
