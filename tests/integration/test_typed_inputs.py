@@ -57,16 +57,17 @@ def test_role_converts_every_spelling_of_booleans_and_numbers(tmp_path):
         tasks += [{"name": "convert %d" % i, "ansible.builtin.include_role": {
                        "name": "openvino.ovms.modelserver", "tasks_from": "inputs"}, "vars": given},
                   {"name": "converted %d" % i, "ansible.builtin.debug": {
-                      "msg": "{{ [%s] }}" % ", ".join("__" + n for n in ROLE_BOOLEANS + ROLE_NUMBERS)}}]
+                      "msg": "{{ __modelserver_inputs | dict2items | map(attribute='value') | map('type_debug') "
+                             "| zip(__modelserver_inputs | dict2items) }}"}}]
     out, _ = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}],
                           unused_kubeconfig(tmp_path), tmp_path)
     assert messages(out) == []
     for i, (spelling, expected) in enumerate(cases):
-        converted = task_results(out, "converted %d" % i)[0]["msg"]
-        booleans, numbers = converted[:len(ROLE_BOOLEANS)], converted[len(ROLE_BOOLEANS):]
-        assert booleans == [expected] * len(ROLE_BOOLEANS) and all(type(b) is bool for b in booleans), (
-            spelling, converted)
-        assert numbers == [[600, 600, 0][i % 3], 7] and all(type(n) is int for n in numbers), (spelling, converted)
+        converted = dict((item["key"], (item["value"], python_type))
+                         for python_type, item in task_results(out, "converted %d" % i)[0]["msg"])
+        want = dict((name[len("modelserver_"):], (expected, "bool")) for name in ROLE_BOOLEANS)
+        want.update(wait_timeout=([600, 600, 0][i % 3], "int"), progress_interval=(7, "int"))
+        assert converted == want, spelling
 
 
 def test_role_refuses_what_is_not_a_boolean_or_a_number_naming_each_variable(tmp_path):
@@ -77,14 +78,15 @@ def test_role_refuses_what_is_not_a_boolean_or_a_number_naming_each_variable(tmp
         "-e", "modelserver_verify=maybe", "-e", "modelserver_rollback_on_failure=Perhaps",
         "-e", "modelserver_wait=", "-e", "modelserver_wait_timeout=soon"])
     text = "\n".join(messages(out))
-    for name, value in [("modelserver_verify", "maybe"), ("modelserver_rollback_on_failure", "Perhaps"),
-                        ("modelserver_wait", ""), ("modelserver_wait_timeout", "soon")]:
-        assert "argument '%s'" % name in text and repr(value) in text, (name, text)
+    for name in ["modelserver_verify", "modelserver_rollback_on_failure", "modelserver_wait",
+                 "modelserver_wait_timeout"]:
+        assert "argument '%s'" % name in text, (name, text)
     assert kubernetes_requests(out) == []
 
 
 @pytest.mark.parametrize("name,value,expected", [
-    ("modelserver_wait_timeout", "600.0", "modelserver_wait_timeout"),   # ansible-core 2.19's int check takes it
+    # 2.16's argument specs refuse "600.0", 2.19's take it (then tasks/inputs.yml refuses it): refused on both
+    ("modelserver_wait_timeout", "600.0", "modelserver_wait_timeout"),
     ("modelserver_wait_timeout", "-5", "modelserver_wait_timeout must be a whole number of at least 0"),
     ("modelserver_progress_interval", "0", "modelserver_progress_interval must be a whole number of at least 1"),
 ])
@@ -94,7 +96,7 @@ def test_role_refuses_numbers_that_are_not_whole_or_too_small(tmp_path, name, va
         "vars": {"modelserver_name": "x", "modelserver_namespace": "y"}}]}]
     out, _ = run_playbook(play, unused_kubeconfig(tmp_path), tmp_path, extra_args=["-e", "%s=%s" % (name, value)])
     text = "\n".join(messages(out))
-    assert expected in text and value in text, text
+    assert expected in text, text
     assert kubernetes_requests(out) == []
 
 
