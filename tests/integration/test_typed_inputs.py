@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_runner import run_playbook, task_results
+from ansible_runner import awx_extra_vars, run_playbook, task_results
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"
@@ -114,23 +114,6 @@ def test_playbooks_refuse_what_is_not_a_boolean_or_a_number_naming_it(tmp_path, 
     for name in named:
         assert name in text, (name, text)
     assert kubernetes_requests(out) == []
-
-
-def awx_extra_vars(tmp_path, survey, **answers):
-    """An extra-vars file as AWX writes a survey's answers: each question's variable, typed as AWX sends it
-    (integer questions as numbers, text and multiplechoice answers as strings); answers not given are the
-    question's default."""
-    questions = json.loads((ROOT / "awx" / survey).read_text())["spec"]
-    values = {}
-    for q in questions:
-        value = answers.pop(q["variable"], q["default"])
-        if value == "" and not q["required"]:
-            continue  # AWX leaves out an empty optional answer
-        values[q["variable"]] = int(value) if q["type"] == "integer" else str(value)
-    assert not answers, "not questions of %s: %s" % (survey, sorted(answers))
-    path = tmp_path / ("%s.extravars.json" % survey)
-    path.write_text(json.dumps(values))
-    return ["-e", "@%s" % path]
 
 
 def test_awx_survey_answers_that_are_not_booleans_are_refused(tmp_path):
