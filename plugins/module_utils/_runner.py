@@ -20,15 +20,26 @@ def load_src(path):
     import yaml
 
     try:
-        with open(path) as handle:
-            docs = [d for d in yaml.safe_load_all(handle) if d]
+        with open(path, "rb") as handle:
+            data = handle.read()
     except (IOError, OSError) as exc:
         raise _spec.SpecError("src", "cannot read %s: %s" % (path, exc))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _spec.SpecError("src", "%s is not a UTF-8 text file (byte %d): expected a YAML ModelServer manifest"
+                              % (path, exc.start))
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise _spec.SpecError("src", "%s is not valid YAML: %s" % (path, exc))
+    except (ValueError, RecursionError) as exc:  # PyYAML's own limits (e.g. nesting), not YAMLError
+        raise _spec.SpecError("src", "%s cannot be read as YAML: %s" % (path, str(exc)[:200]))
     found = [d for d in docs if isinstance(d, dict) and d.get("kind") == _spec.KIND]
     if len(found) != 1:
-        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d" % (_spec.KIND, path, len(found)))
+        kinds = ", ".join(sorted(set(str(d.get("kind")) if isinstance(d, dict) else type(d).__name__ for d in docs)))
+        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d (documents: %s)"
+                              % (_spec.KIND, path, len(found), kinds or "none"))
     return found[0]
 
 
@@ -53,6 +64,7 @@ def resolve(params):
 def run(params, api_client, check_mode=False, want_diff=False):
     """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError."""
     name, namespace, raw = resolve(params)
+    _spec.check_identity(name, namespace)  # every state: they end up in request paths and label selectors
     warnings = []
     state = params.get("state", "present")
     if hasattr(api_client, "user_agent"):
@@ -69,7 +81,6 @@ def run(params, api_client, check_mode=False, want_diff=False):
             result["diff"] = []
         return result
     if state in ("absent", "rollback"):  # rolling back a first deployment removes it
-        _spec.check_name("metadata.name", name)
         desired, info = [], None
     else:
         spec, warnings = _spec.normalize(name, namespace, raw)
@@ -101,12 +112,11 @@ def _plan_fleet(params):
                 raise _spec.SpecError("metadata.name", "%s/%s is listed twice" % (namespace, name))
             seen.add((namespace, name))
             if params.get("state", "present") == "absent":
-                _spec.check_name("metadata.name", name)
-                plans.append((name, namespace, [], None, []))
+                plans.append((name, namespace, [], None, []))  # from_manifest checked name and namespace
                 continue
             spec, warnings = _spec.normalize(name, namespace, raw)
         except _spec.SpecError as exc:
-            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), str(exc).split(": ", 1)[1])
+            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), exc.message)
         plans.append((name, namespace, _render.render(name, namespace, spec), _render.service_info(name, namespace, spec),
                       ["%s/%s: %s" % (namespace, name, w) for w in warnings]))
     return plans
@@ -123,16 +133,35 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     api = _reconcile.Api(api_client)
     lister = _reconcile.Reconciler(api)
     live_by_namespace = dict((ns, lister.list_owned(ns)) for ns in sorted(set(p[1] for p in plans)))
+    for ns in sorted(live_by_namespace):
+        if not live_by_namespace[ns] and any(p[2] for p in plans if p[1] == ns):
+            lister.check_namespace(ns)
 
-    def one(plan):
-        name, namespace, desired, info, warnings = plan
+    def reconciler():
         rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
                                     want_diff=want_diff)
         rec._served = lister._served
-        live = dict((k, v) for k, v in live_by_namespace[namespace].items()
+        return rec
+
+    def live_of(name, namespace):
+        return dict((k, v) for k, v in live_by_namespace[namespace].items()
                     if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
+
+    def check(plan):
+        name, namespace, desired = plan[:3]
         try:
-            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live)
+            reconciler().preflight(namespace, desired, live_of(name, namespace), check_namespace=False)
+        except _reconcile.ReconcileError as exc:
+            return "%s/%s: %s" % (namespace, name, exc)
+        return None
+
+    def one(plan):
+        name, namespace, desired, info, warnings = plan
+        rec = reconciler()
+        live = live_of(name, namespace)
+        try:
+            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live,
+                                   preflight=False)
         except _reconcile.ReconcileError as exc:
             return {"name": name, "namespace": namespace, "failed": True, "msg": str(exc), "objects": [],
                     "changed": False, "warnings": warnings + rec.warnings}
@@ -142,6 +171,11 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, params.get("parallel") or 8)) as pool:
+        # Every server's cluster-dependent checks before any server's first write: a refused fleet writes nothing.
+        refused = [r for r in pool.map(check, plans) if r]
+        if refused:
+            raise _reconcile.ReconcileError("nothing was changed: %d of %d model servers cannot be applied: %s"
+                                            % (len(refused), len(plans), "; ".join(refused)))
         results = list(pool.map(one, plans))
     warnings = [w for r in results for w in r.pop("warnings")]
     return {"changed": any(r["changed"] for r in results), "results": results, "warnings": warnings,
