@@ -61,15 +61,25 @@ def resolve(params):
     return _render.resolve_input(params.get("name"), params.get("namespace"), options)
 
 
+def _connect(api_client):
+    """The API client; `api_client` may be a function making it, called only once the input is valid (making a
+    client already asks the API server for its version and API groups)."""
+    if callable(api_client):
+        api_client = api_client()
+    if hasattr(api_client, "user_agent"):
+        api_client.user_agent = USER_AGENT
+    return api_client
+
+
 def run(params, api_client, check_mode=False, want_diff=False):
-    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError."""
+    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError.
+    api_client: a kubernetes ApiClient, or a function returning one (called after validation)."""
     name, namespace, raw = resolve(params)
     _spec.check_identity(name, namespace)  # every state: they end up in request paths and label selectors
     warnings = []
     state = params.get("state", "present")
-    if hasattr(api_client, "user_agent"):
-        api_client.user_agent = USER_AGENT
     if state == "rollback" and params.get("revision"):
+        api_client = _connect(api_client)
         api = _reconcile.Api(api_client)
         restored = _status.rollback(api, namespace, name, params["revision"], check_mode=check_mode)
         result = {"changed": True, "rolled_back": restored, "service": None, "warnings": [], "name": name,
@@ -86,7 +96,7 @@ def run(params, api_client, check_mode=False, want_diff=False):
         spec, warnings = _spec.normalize(name, namespace, raw)
         desired = _render.render(name, namespace, spec)
         info = _render.service_info(name, namespace, spec)
-    api = _reconcile.Api(api_client)
+    api = _reconcile.Api(_connect(api_client))
     rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
                                 want_diff=want_diff)
     result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
@@ -128,9 +138,7 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     from concurrent.futures import ThreadPoolExecutor
 
     plans = _plan_fleet(params)
-    if hasattr(api_client, "user_agent"):
-        api_client.user_agent = USER_AGENT
-    api = _reconcile.Api(api_client)
+    api = _reconcile.Api(_connect(api_client))
     lister = _reconcile.Reconciler(api)
     live_by_namespace = dict((ns, lister.list_owned(ns)) for ns in sorted(set(p[1] for p in plans)))
     for ns in sorted(live_by_namespace):

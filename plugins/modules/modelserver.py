@@ -769,7 +769,8 @@ def main():
         module.fail_json(msg=str(exc), field=exc.path)
     try:
         run = _runner.run_fleet if fleet else _runner.run
-        result = run(module.params, _client.api_client(module.params), check_mode=module.check_mode,
+        # The client is made only once the input is valid: making it already sends requests (version, API groups).
+        result = run(module.params, lambda: _client.api_client(module.params), check_mode=module.check_mode,
                      want_diff=module._diff)
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
