@@ -32,7 +32,7 @@ def bounded(default_examples):
 
 # --- the rules of docs/validation.md ----------------------------------------------------------------------------
 def _glob(pattern):
-    return re.compile(re.escape(pattern).replace(r"\*", ".*") + r"\Z")
+    return re.compile(re.escape(pattern).replace(r"\*", ".*") + r"\Z", re.DOTALL)
 
 
 def load_rules():
@@ -194,9 +194,13 @@ def crd_specs(draw):
     spec = {}
     if draw(st.integers(0, 4)):
         spec = {"models_settings": {"model_path": draw(st.sampled_from(PLAUSIBLE["spec.models_settings.model_path"]))}}
+    needs = {"autoscaling": {"max_replicas": 4, "target_cpu_utilization": 80},
+             "pod_disruption_budget": {"min_available": "1"}, "ingress": {}, "route": {}}
     for group in ("autoscaling", "pod_disruption_budget", "ingress", "route"):
         if draw(st.integers(0, 3)) == 0:
             set_path(spec, "spec.%s.enabled" % group, True)
+            if draw(st.integers(0, 3)):  # usually with what it needs, sometimes without
+                spec[group].update(needs[group])
     paths = draw(st.lists(st.sampled_from(sorted(FIELD_TYPES)), unique=True, max_size=8))
     for path in paths:
         set_path(spec, path, draw(value_of(path)))

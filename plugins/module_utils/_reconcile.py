@@ -32,6 +32,9 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration")
 
 
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
 class ReconcileError(Exception):
     pass
 
@@ -64,6 +67,12 @@ class Api:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
+        if content_type == APPLY_PATCH and body is not None:
+            # JSON is YAML, but the API server's YAML decoder refuses the surrogate-pair escapes (\ud83d\ude00) that
+            # json.dumps, and so the kubernetes client, write for characters beyond U+FFFF (emoji, ...): send raw
+            # UTF-8. The charset parameter keeps the client from serializing the body a second time.
+            body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = APPLY_PATCH + "; charset=utf-8"
         try:
             resp = self.api_client.call_api(path, method, query_params=query or [], header_params=headers,
                                             body=body, auth_settings=["BearerToken"], _preload_content=False,

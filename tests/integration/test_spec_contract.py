@@ -49,6 +49,20 @@ def dry_run(api, namespace, manifests):
     return out
 
 
+@pytest.mark.parametrize("spec", [
+    {"models_repository": {"no_proxy": "\U00010000"}},
+    {"deployment_parameters": {"pod_annotations": {"note": "served with care \U0001F600"}}},
+    {"models_settings": {"model_name": "r\u00e9snet-\u6a21\u578b"}},
+], ids=["astral-plane", "emoji-annotation", "unicode-model-name"])
+def test_unicode_beyond_the_basic_plane_reaches_the_api_server(api_client, contract_ns, spec):
+    """Found by the property test: json.dumps escapes U+10000 and beyond as surrogate pairs, which the API server's
+    YAML decoder refuses for server-side apply."""
+    spec = dict(spec, models_settings=dict(spec.get("models_settings", {}), model_path="gs://b/m"))
+    manifests = _render.manifests_for(name="uni", namespace=contract_ns, spec=spec)[0]
+    answers = dry_run(_reconcile.Api(api_client), contract_ns, manifests)
+    assert all(a[1] in (200, 201) for a in answers), answers
+
+
 # --- refused input through ansible: what the API server saw ------------------------------------------------------
 MS = {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer"}
 
