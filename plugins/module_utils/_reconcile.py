@@ -33,6 +33,7 @@ VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied
 
 
 APPLY_PATCH = "application/apply-patch+yaml"
+_YAML_UNPRINTABLE = re.compile(u"[\u007f-\u009f\u2028\u2029\ufffe\uffff]")
 
 
 class ReconcileError(Exception):
@@ -71,7 +72,10 @@ class Api:
             # JSON is YAML, but the API server's YAML decoder refuses the surrogate-pair escapes (\ud83d\ude00) that
             # json.dumps, and so the kubernetes client, write for characters beyond U+FFFF (emoji, ...): send raw
             # UTF-8. The charset parameter keeps the client from serializing the body a second time.
-            body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            # Characters YAML does not allow raw (DEL, C1 controls, U+FFFE/F) or reads as line breaks (U+0085, U+2028,
+            # U+2029) stay escaped; all are below U+10000, so no surrogate pair.
+            body = _YAML_UNPRINTABLE.sub(lambda m: "\\u%04x" % ord(m.group(0)), json.dumps(
+                body, ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
             headers["Content-Type"] = APPLY_PATCH + "; charset=utf-8"
         try:
             resp = self.api_client.call_api(path, method, query_params=query or [], header_params=headers,

@@ -53,7 +53,8 @@ def dry_run(api, namespace, manifests):
     {"models_repository": {"no_proxy": "\U00010000"}},
     {"deployment_parameters": {"pod_annotations": {"note": "served with care \U0001F600"}}},
     {"models_settings": {"model_name": "r\u00e9snet-\u6a21\u578b"}},
-], ids=["astral-plane", "emoji-annotation", "unicode-model-name"])
+    {"models_repository": {"http_proxy": "a\x7fb\x85c\u2028d\ufffe"}},
+], ids=["astral-plane", "emoji-annotation", "unicode-model-name", "yaml-unprintable"])
 def test_unicode_beyond_the_basic_plane_reaches_the_api_server(api_client, contract_ns, spec):
     """Found by the property test: json.dumps escapes U+10000 and beyond as surrogate pairs, which the API server's
     YAML decoder refuses for server-side apply."""
@@ -61,6 +62,16 @@ def test_unicode_beyond_the_basic_plane_reaches_the_api_server(api_client, contr
     manifests = _render.manifests_for(name="uni", namespace=contract_ns, spec=spec)[0]
     answers = dry_run(_reconcile.Api(api_client), contract_ns, manifests)
     assert all(a[1] in (200, 201) for a in answers), answers
+    # and the value arrives unchanged (a YAML line break would have been folded into a space)
+    api = _reconcile.Api(api_client)
+    dep = next(m for m in manifests if m["kind"] == "Deployment")
+    status, body = api.request("PATCH", _reconcile.object_path("Deployment", contract_ns, dep["metadata"]["name"]),
+                               body=dep, content_type="application/apply-patch+yaml",
+                               query=[("fieldManager", "openvino.ovms"), ("dryRun", "All"), ("force", "true")])
+    sent, stored = dep["spec"]["template"], body["spec"]["template"]
+    assert stored["metadata"].get("annotations") == sent["metadata"].get("annotations")
+    assert stored["spec"]["containers"][0].get("env") == sent["spec"]["containers"][0].get("env")
+    assert stored["spec"]["containers"][0]["args"] == sent["spec"]["containers"][0]["args"]
 
 
 # --- refused input through ansible: what the API server saw ------------------------------------------------------
