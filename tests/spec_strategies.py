@@ -211,6 +211,7 @@ def crd_specs(draw):
 NASTY_NAMES = ["ns/../kube-system", "Bad_NS", "", " ", "a" * 300, "ünïcode", "x\n", "kube-system/", "../", "%2F",
                "a\x00b", "\ud800", "default", "ovms", "-x", "x.y", "UPPER"]
 junk_scalars = st.one_of(st.none(), st.booleans(), INT64, st.integers(), st.floats(), st.binary(max_size=8),
+                         st.integers(0, 4).map(lambda i: [10 ** 5000, -10 ** 5000, 2 ** 63, 1e308, float("inf")][i]),
                          st.text(st.characters(codec=None), max_size=12), st.sampled_from(NASTY_NAMES), st.dates())
 junk = st.recursive(junk_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3),

@@ -267,6 +267,13 @@ def check_identity(name, namespace):
     check_name("metadata.namespace", namespace, DNS1123_LABEL, 63, "a DNS-1123 label")
 
 
+def _int_text(value):
+    """An integer for a message; a huge one (Python refuses to print more than 4300 digits) by its size."""
+    if value.bit_length() > 200:
+        return "an integer of about %d digits" % int(value.bit_length() * 0.30103)
+    return "%d" % value
+
+
 def _clip(value, n=80):
     return value if len(value) <= n else value[:n] + "..."
 
@@ -274,7 +281,9 @@ def _clip(value, n=80):
 def _describe(value):
     if isinstance(value, str):
         return repr(_clip(value))
-    if isinstance(value, (bool, int, float)) or value is None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _int_text(value)
+    if isinstance(value, (bool, float)) or value is None:
         return repr(value)
     return "a %s" % {"dict": "mapping", "list": "list"}.get(type(value).__name__, type(value).__name__)
 
@@ -364,7 +373,7 @@ def check_json(path, value, depth=0):
             raise SpecError(path, "expected a finite number, got %r" % value)
     elif isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 2 ** 63:
-            raise SpecError(path, "%d does not fit in a 64-bit integer" % value)
+            raise SpecError(path, "%s does not fit in a 64-bit integer" % _int_text(value))
     elif not isinstance(value, bool) and value is not None:
         raise SpecError(path, "expected a JSON value (mapping, list, string, number, boolean), got %s"
                         % _describe(value))
@@ -378,6 +387,8 @@ def _coerce(path, field, value):
         if isinstance(value, float) and t != "json" and value.is_integer() and abs(value) < 2 ** 53:
             value = int(value)
         if isinstance(value, (int, float)) and t != "json":
+            if isinstance(value, int) and value.bit_length() > 200:
+                raise SpecError(path, "expected a string, got %s" % _int_text(value))
             value = str(value)
         if t == "json" and isinstance(value, dict):
             check_json(path, value)
@@ -414,9 +425,9 @@ def _coerce(path, field, value):
         lo, hi = (1, 65535) if t == "port" else (field["min"], INT32_MAX if field["max"] is None else field["max"])
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             if t == "port":
-                raise SpecError(path, "expected a port number from 1 to 65535, got %d" % value)
+                raise SpecError(path, "expected a port number from 1 to 65535, got %s" % _int_text(value))
             bound = "at least %d" % lo if lo is not None and value < lo else "at most %d" % hi
-            raise SpecError(path, "expected an integer %s, got %d" % (bound, value))
+            raise SpecError(path, "expected an integer %s, got %s" % (bound, _int_text(value)))
         return value
     if t == "bool":
         if isinstance(value, str) and value.lower() in _TRUE + _FALSE:

@@ -90,8 +90,10 @@ def junk_invocations(draw, tmp_dir):
     if form == "options":
         groups = spec if isinstance(spec, dict) else {"models_settings": spec}
         options = dict((k, v) for k, v in groups.items() if k in _spec.FIELDS and v is not None)
-        return _params(name=name if isinstance(name, str) else str(name), namespace=namespace if isinstance(
-            namespace, str) else str(namespace), **dict(options, **state))
+        # Ansible turns the options name and namespace into strings (type str) before the module sees them
+        return _params(name=name if isinstance(name, str) else "n-%s" % type(name).__name__,
+                       namespace=namespace if isinstance(namespace, str) else "ns-%s" % type(namespace).__name__,
+                       **dict(options, **state))
     if form == "definition":
         return _params(definition=manifest, **state)
     if form == "fleet":
@@ -105,8 +107,8 @@ def junk_invocations(draw, tmp_dir):
         docs = [manifest] + draw(st.lists(junk, max_size=2))
         try:
             text = yaml.safe_dump_all(docs, allow_unicode=True)
-        except yaml.YAMLError:  # not representable in YAML (bytes keys, ...): a manifest as JSON instead
-            text = json.dumps(manifest, default=str)
+        except (yaml.YAMLError, ValueError):  # not representable in YAML (bytes keys, 5000-digit numbers, ...)
+            text = json.dumps(dict(MS, spec="not representable in YAML"))
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
     return _params(src=str(path), **state)
 
