@@ -34,6 +34,10 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration")
 
 
+APPLY_PATCH = "application/apply-patch+yaml"
+_YAML_UNPRINTABLE = re.compile(u"[\u007f-\u009f\u2028\u2029\ufffe\uffff]")
+
+
 class ReconcileError(Exception):
     pass
 
@@ -100,6 +104,15 @@ class Api:
             headers["Content-Type"] = content_type
         elif body is not None:
             headers["Content-Type"] = "application/json"
+        if content_type == APPLY_PATCH and body is not None:
+            # JSON is YAML, but the API server's YAML decoder refuses the surrogate-pair escapes (\ud83d\ude00) that
+            # json.dumps, and so the kubernetes client, write for characters beyond U+FFFF (emoji, ...): send raw
+            # UTF-8 (sent as bytes, as they are).
+            # Characters YAML does not allow raw (DEL, C1 controls, U+FFFE/F) or reads as line breaks (U+0085, U+2028,
+            # U+2029) stay escaped; all are below U+10000, so no surrogate pair.
+            body = _YAML_UNPRINTABLE.sub(lambda m: "\\u%04x" % ord(m.group(0)), json.dumps(
+                body, ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
+            headers["Content-Type"] = APPLY_PATCH + "; charset=utf-8"
         if self.gone:
             raise TransientError("%s %s: not sent, the Kubernetes API server is gone (%s)" % (method, path, self.gone))
         started = time.time()
@@ -196,6 +209,13 @@ def object_path(kind, namespace, name):
 
 
 _KIND_INFO = dict((k, (v, p)) for k, v, p in _render.KINDS)
+
+
+def _free_form(obj):
+    """Whether an object carries free-form Kubernetes content from the spec (only the API server can check it)."""
+    if obj["kind"] != "Deployment":
+        return False
+    return "strategy" in obj["spec"] or "affinity" in obj["spec"]["template"]["spec"]
 
 
 def revision_of(deployment):
@@ -600,22 +620,61 @@ class Reconciler:
         if status not in (200, 202, 404):
             raise ApiError("DELETE", path, status, body)
 
-    def reconcile(self, name, namespace, desired, prune=True, live=None):
+    def check_namespace(self, namespace):
+        """The namespace exists and is not being deleted (a 403 cannot tell: then the applies will)."""
+        path = "/api/v1/namespaces/%s" % namespace
+        status, body = self.api.request("GET", path)
+        if status == 404:
+            raise ReconcileError("metadata.namespace: the namespace %s does not exist on this cluster; create it first "
+                                 "(this collection does not create namespaces)" % namespace)
+        if status == 200 and (body.get("status") or {}).get("phase") == "Terminating":
+            raise ReconcileError("metadata.namespace: the namespace %s is being deleted" % namespace)
+        if status not in (200, 403):
+            raise ApiError("GET", path, status, body)
+
+    def preflight(self, namespace, desired, live, check_namespace=True):
+        """Everything that depends on the cluster, checked before the first write, so that a refused run writes
+        nothing: every kind served (a Route needs OpenShift), the namespace there (when nothing is there yet), no
+        foreign object in the way, and the API server's verdict (a dry run) on objects holding free-form
+        Kubernetes fields (affinity, update strategy), which the spec's rules do not check."""
+        for obj in desired:
+            if self._served.get(obj["kind"]) is False:
+                raise ReconcileError("route.enabled is set but this cluster does not serve %s %s (not OpenShift): use "
+                                     "ingress instead" % (obj["apiVersion"], obj["kind"]) if obj["kind"] == "Route"
+                                     else "this cluster does not serve %s %s" % (obj["apiVersion"], obj["kind"]))
+        if check_namespace and desired and not live:
+            self.check_namespace(namespace)
+        if not self.force_conflicts:
+            for obj in desired:
+                if key_of(obj) not in live:  # one a concurrent run made since our LIST joins the live objects
+                    found = self._refuse_foreign(obj["kind"], namespace, obj["metadata"]["name"],
+                                                 obj["metadata"]["labels"][_render.LABEL_INSTANCE])
+                    if found is not None:
+                        live[key_of(obj)] = found
+        if not self.check_mode:  # in check mode every apply is a dry run anyway
+            for obj in desired:
+                if _free_form(obj):
+                    kind, obj_name = key_of(obj)
+                    path = object_path(kind, namespace, obj_name)
+                    query = [("fieldManager", MANAGER), ("fieldValidation", "Strict"), ("force", "true"),
+                             ("dryRun", "All")]
+                    status, body = self._server_side_apply(path, obj, query)
+                    if status not in (200, 201):
+                        raise ApiError("PATCH (dry run, nothing was written)", path, status, body)
+
+    def reconcile(self, name, namespace, desired, prune=True, live=None, preflight=True):
         """Apply desired (a list of manifests) and prune what this server owns but no longer renders.
-        `live` (from list_owned) saves the listing when the caller already has it.
-        Returns {"changed", "objects", "diff", "revision_before"}."""
+        `live` (from list_owned) saves the listing when the caller already has it; preflight=False when the
+        caller already ran preflight(). Returns {"changed", "objects", "diff", "revision_before"}."""
         if live is None:
             live = self.list_owned(namespace, name)
         check_immutable_selectors(desired, live)
+        if preflight:
+            self.preflight(namespace, desired, live)
         objects, diffs = self.done, []
         for obj in desired:
             kind, obj_name = key_of(obj)
-            if kind == "Route" and self._served.get("Route") is False:
-                raise ReconcileError("route.enabled is set but this cluster does not serve route.openshift.io/v1 "
-                                     "(not OpenShift): use ingress instead")
             before = live.get((kind, obj_name))
-            if before is None and not self.force_conflicts:
-                before = self._refuse_foreign(kind, namespace, obj_name, name)
             status, after = self._apply(obj, before)
             if before is not None:
                 after = self._remove_foreign(obj, after)

@@ -20,15 +20,26 @@ def load_src(path):
     import yaml
 
     try:
-        with open(path) as handle:
-            docs = [d for d in yaml.safe_load_all(handle) if d]
+        with open(path, "rb") as handle:
+            data = handle.read()
     except (IOError, OSError) as exc:
         raise _spec.SpecError("src", "cannot read %s: %s" % (path, exc))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _spec.SpecError("src", "%s is not a UTF-8 text file (byte %d): expected a YAML ModelServer manifest"
+                              % (path, exc.start))
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise _spec.SpecError("src", "%s is not valid YAML: %s" % (path, exc))
+    except (ValueError, RecursionError) as exc:  # PyYAML's own limits (e.g. nesting), not YAMLError
+        raise _spec.SpecError("src", "%s cannot be read as YAML: %s" % (path, str(exc)[:200]))
     found = [d for d in docs if isinstance(d, dict) and d.get("kind") == _spec.KIND]
     if len(found) != 1:
-        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d" % (_spec.KIND, path, len(found)))
+        kinds = ", ".join(sorted(set(str(d.get("kind")) if isinstance(d, dict) else type(d).__name__ for d in docs)))
+        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d (documents: %s)"
+                              % (_spec.KIND, path, len(found), kinds or "none"))
     return found[0]
 
 
@@ -50,14 +61,25 @@ def resolve(params):
     return _render.resolve_input(params.get("name"), params.get("namespace"), options)
 
 
-def run(params, api_client, check_mode=False, want_diff=False):
-    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError."""
-    name, namespace, raw = resolve(params)
-    warnings = []
-    state = params.get("state", "present")
+def _connect(api_client):
+    """The API client; `api_client` may be a function making it, called only once the input is valid (making a
+    client already asks the API server for its version and API groups)."""
+    if callable(api_client):
+        api_client = api_client()
     if hasattr(api_client, "user_agent"):
         api_client.user_agent = USER_AGENT
+    return api_client
+
+
+def run(params, api_client, check_mode=False, want_diff=False):
+    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError.
+    api_client: a kubernetes ApiClient, or a function returning one (called after validation)."""
+    name, namespace, raw = resolve(params)
+    _spec.check_identity(name, namespace)  # every state: they end up in request paths and label selectors
+    warnings = []
+    state = params.get("state", "present")
     if state == "rollback" and params.get("revision"):
+        api_client = _connect(api_client)
         api = _reconcile.Api(api_client)
         restored = _status.rollback(api, namespace, name, params["revision"], check_mode=check_mode)
         result = {"changed": True, "rolled_back": restored, "service": None, "warnings": [], "name": name,
@@ -69,13 +91,12 @@ def run(params, api_client, check_mode=False, want_diff=False):
             result["diff"] = []
         return result
     if state in ("absent", "rollback"):  # rolling back a first deployment removes it
-        _spec.check_name("metadata.name", name)
         desired, info = [], None
     else:
         spec, warnings = _spec.normalize(name, namespace, raw)
         desired = _render.render(name, namespace, spec)
         info = _render.service_info(name, namespace, spec)
-    api = _reconcile.Api(api_client)
+    api = _reconcile.Api(_connect(api_client))
     rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
                                 want_diff=want_diff, ignore=params.get("ignore_differences"))
     result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
@@ -101,12 +122,11 @@ def _plan_fleet(params):
                 raise _spec.SpecError("metadata.name", "%s/%s is listed twice" % (namespace, name))
             seen.add((namespace, name))
             if params.get("state", "present") == "absent":
-                _spec.check_name("metadata.name", name)
-                plans.append((name, namespace, [], None, []))
+                plans.append((name, namespace, [], None, []))  # from_manifest checked name and namespace
                 continue
             spec, warnings = _spec.normalize(name, namespace, raw)
         except _spec.SpecError as exc:
-            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), str(exc).split(": ", 1)[1])
+            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), exc.message)
         plans.append((name, namespace, _render.render(name, namespace, spec), _render.service_info(name, namespace, spec),
                       ["%s/%s: %s" % (namespace, name, w) for w in warnings]))
     return plans
@@ -118,22 +138,42 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     from concurrent.futures import ThreadPoolExecutor
 
     plans = _plan_fleet(params)
-    if hasattr(api_client, "user_agent"):
-        api_client.user_agent = USER_AGENT
-    api = _reconcile.Api(api_client)
+    api = _reconcile.Api(_connect(api_client))
     lister = _reconcile.Reconciler(api)
     live_by_namespace, listing_failed = {}, {}
     for ns in sorted(set(p[1] for p in plans)):
         try:
             live_by_namespace[ns] = lister.list_owned(ns)
-        except _reconcile.ReconcileError as exc:  # its servers are reported, the other namespaces still done
+        except _reconcile.TransientError as exc:  # the API server went away: its servers are reported, not attempted
             listing_failed[ns] = exc
+            continue
+        if not live_by_namespace[ns] and any(p[2] for p in plans if p[1] == ns):
+            lister.check_namespace(ns)
 
-    def one(plan):
-        name, namespace, desired, info, warnings = plan
+    def reconciler():
         rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
                                     want_diff=want_diff, ignore=params.get("ignore_differences"))
         rec._served = lister._served
+        return rec
+
+    def live_of(name, namespace):
+        return dict((k, v) for k, v in live_by_namespace[namespace].items()
+                    if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
+
+    def check(plan):
+        name, namespace, desired = plan[:3]
+        if namespace in listing_failed:
+            return None
+        try:
+            reconciler().preflight(namespace, desired, live_of(name, namespace), check_namespace=False)
+        except _reconcile.TransientError:
+            return None  # the API server went away: reported per server as not attempted
+        except _reconcile.ReconcileError as exc:
+            return "%s/%s: %s" % (namespace, name, exc)
+        return None
+
+    def one(plan):
+        name, namespace, desired, info, warnings = plan
         failed = {"name": name, "namespace": namespace, "failed": True, "objects": [], "changed": False,
                   "warnings": warnings}
         if namespace in listing_failed:
@@ -141,10 +181,11 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
         if api.gone:
             return dict(failed, outcome="not attempted", msg="not attempted: the Kubernetes API server is gone (%s)"
                         % api.gone)
-        live = dict((k, v) for k, v in live_by_namespace[namespace].items()
-                    if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
+        rec = reconciler()
+        live = live_of(name, namespace)
         try:
-            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live)
+            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live,
+                                   preflight=False)
         except _reconcile.ReconcileError as exc:
             return dict(failed, outcome="failed", msg=str(exc), objects=rec.done,
                         changed=any(o["action"] != "unchanged" for o in rec.done), warnings=warnings + rec.warnings)
@@ -155,6 +196,11 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, params.get("parallel") or 8)) as pool:
+        # Every server's cluster-dependent checks before any server's first write: a refused fleet writes nothing.
+        refused = [r for r in pool.map(check, plans) if r]
+        if refused:
+            raise _reconcile.ReconcileError("nothing was changed: %d of %d model servers cannot be applied: %s"
+                                            % (len(refused), len(plans), "; ".join(refused)))
         results = list(pool.map(one, plans))
     warnings = [w for r in results for w in r.pop("warnings")]
     return {"changed": any(r["changed"] for r in results), "results": results, "warnings": warnings,

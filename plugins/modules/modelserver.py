@@ -20,7 +20,16 @@ description:
     PodDisruptionBudget, an Ingress and an OpenShift Route.
   - The spec comes three ways with the same result - options (O(name), O(namespace) and the spec groups), a whole
     manifest in O(definition), or a file in O(src). A manifest written for the operator works unchanged.
-  - Input is validated before any request to the cluster; an error names the field path and what was expected.
+  - Input is validated before any request to the cluster, in every state (V(absent) and V(rollback) check the name
+    and namespace too) and in fleet mode; an error names the field path, the value and what would be accepted. A
+    spec is refused only for what Kubernetes or OVMS would refuse - names, label and annotation keys and values,
+    Ingress paths, classes and hosts, int32 ranges, quantities, requests above limits, extended resources without
+    an equal limit, image references, devices, shapes and layouts OVMS cannot parse, a O(deployment_parameters.pod_labels)
+    entry that would change a selector label; C(docs/validation.md) lists every rule.
+  - What only the cluster knows is checked after listing and before the first write, so that a refused run writes
+    nothing - a Route needs the Route API (OpenShift), the namespace must exist, an object to create must not exist
+    unlabelled, and when a free-form Kubernetes field (affinity, O(deployment_parameters.update_strategy)) is set the
+    Deployment is first sent with C(dryRun=All). In fleet mode every server is checked before any is applied.
   - Objects are applied with server-side apply (field manager C(openvino.ovms)). Check mode sends the same requests
     with C(dryRun=All), so the API server decides what would change. Diffs leave out server-kept metadata and
     status and mask Secret values.
@@ -889,14 +898,21 @@ def main():
         module.fail_json(msg=str(exc), field=exc.path)
     try:
         run = _runner.run_fleet if fleet else _runner.run
-        result = run(module.params, _client.api_client(module.params), check_mode=module.check_mode,
+        # The client is made only once the input is valid: making it already sends requests (version, API groups).
+        result = run(module.params, lambda: _client.api_client(module.params), check_mode=module.check_mode,
                      want_diff=module._diff)
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
     except (_reconcile.ReconcileError, _client.ClientError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # connection problems surface from the kubernetes client with their own types
-        module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
+        module_of = type(exc).__module__
+        if module_of.split(".")[0] in ("kubernetes", "urllib3", "ssl", "socket", "http") or \
+                module_of.startswith("ansible_collections.kubernetes.") or isinstance(exc, (IOError, OSError)):
+            module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
+        # Anything else is a bug of this collection, not the API server's doing: say so.
+        module.fail_json(msg="internal error in openvino.ovms (please report it): %s: %s" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc())
     for warning in result.pop("warnings"):
         module.warn(warning)
     if result.get("failed_servers"):
