@@ -101,15 +101,24 @@ def test_allow_list_check_fails_on_a_missing_file(built, tmp_path):
 
 
 # --- one version number ----------------------------------------------------------------------------------
+def version_literals(text, version):
+    """Places where text writes version as a value: a quoted string ("0.1.0") or a user agent (openvino.ovms/0.1.0)."""
+    v = re.escape(version)
+    return re.findall(r"""(["'])v?%s\1|openvino\.ovms/%s(?![\w.])""" % (v, v), text)
+
+
 def test_the_version_is_written_once():
-    """galaxy.yml holds the version; no plugin repeats it (version_added in documentation is history, not the
-    current version)."""
+    """galaxy.yml holds the version; no plugin repeats it as a value (documentation naming a release, such as
+    version_added, is history, not the current version)."""
     version = galaxy_version()
+    assert version_literals('COLLECTION_VERSION = "%s"' % version, version)  # what there used to be
+    assert version_literals('USER_AGENT = "openvino.ovms/%s"' % version, version)
+    assert not version_literals("kubernetes >= 24.2.0 (tested: 3%s)" % version, version)
     repeats = []
     for path in sorted((ROOT / "plugins").rglob("*")):
         if path.is_file() and path.suffix in (".py", ".yml"):
             for n, line in enumerate(path.read_text().splitlines(), 1):
-                if version in line and not re.match(r"^\s*version_added:", line):
+                if version_literals(line, version):
                     repeats.append("%s:%d: %s" % (path.relative_to(ROOT), n, line.strip()))
     assert not repeats, repeats
 
