@@ -30,7 +30,8 @@ except ImportError:
     AUTH_ARG_SPEC = {}
 
 try:
-    import kubernetes  # noqa: F401  (the library kubernetes.core's client is built on)
+    # the library kubernetes.core's client is built on
+    import kubernetes  # noqa: F401 pylint: disable=unused-import
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError:
@@ -101,8 +102,8 @@ def headers_of(api_client, extra=None):
             and getattr(configuration, "password", None):
         import urllib3
 
-        headers.update(urllib3.util.make_headers(basic_auth="%s:%s" % (configuration.username,
-                                                                        configuration.password)))
+        basic_auth = "%s:%s" % (configuration.username, configuration.password)
+        headers.update(urllib3.util.make_headers(basic_auth=basic_auth))
     headers.update(extra or {})
     return headers
 

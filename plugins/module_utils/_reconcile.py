@@ -373,7 +373,7 @@ def _token_key(token):
     """('f', name) | ('k', {item keys}) | ('v', value) | ('.', None) of a fieldsV1 token."""
     if token == ".":
         return ".", None
-    kind, _, rest = token.partition(":")
+    kind, _sep, rest = token.partition(":")
     if kind in ("k", "v"):
         return kind, json.loads(rest)
     return "f", rest
@@ -420,8 +420,8 @@ def _owned_units(fields, prefix=()):
     for token, child in sorted(fields.items()):
         if token == ".":
             continue
-        for unit in _owned_units(child, prefix + (_token_key(token),)):
-            yield unit
+        for unit in _owned_units(child, prefix + (_token_key(token),)):  # pylint: disable=use-yield-from
+            yield unit  # (no 'yield from': module_utils also run on Python 2.7 targets)
 
 
 def foreign_fields(live, desired, ignore=()):

@@ -9,10 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec, _status
+from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec, _status, _version
 
-COLLECTION_VERSION = "0.1.0"
-USER_AGENT = "openvino.ovms/%s" % COLLECTION_VERSION
+USER_AGENT = _version.user_agent()  # openvino.ovms/<galaxy.yml's version>, see _version.py
 
 
 def load_src(path):

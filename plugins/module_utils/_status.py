@@ -184,7 +184,7 @@ def find_deployment(api, namespace, name):
 
 def read_server(api, namespace, name):
     """(deployment, pods, events, config maps) of one model server."""
-    _, deployment = find_deployment(api, namespace, name)
+    _service, deployment = find_deployment(api, namespace, name)
     if deployment is None:
         return None, [], [], {}
     pods = _list(api, "/api/v1/namespaces/%s/pods" % namespace, _render.pod_selector(name))
@@ -326,7 +326,7 @@ def wait_for(api, namespace, name, what, wait_until, window, check_models=True, 
 def rollback(api, namespace, name, revision, check_mode=False):
     """Restore the Deployment's pod template from its ReplicaSet of `revision`, like
     `kubectl rollout undo --to-revision`. Returns a description of what was restored."""
-    service, _ = find_deployment(api, namespace, name)
+    service, _deployment = find_deployment(api, namespace, name)
     sets = _list(api, "/apis/apps/v1/namespaces/%s/replicasets" % namespace, _render.pod_selector(name))
     match = [r for r in sets if (r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == str(revision)]
     if not match:

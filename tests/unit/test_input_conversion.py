@@ -11,7 +11,7 @@ from ansible.module_utils.parsing.convert_bool import BOOLEANS
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "modelserver"
-PLAYBOOKS = ["deploy.yml", "undeploy.yml", "drift.yml"]
+PLAYBOOKS = ["deploy.yml", "undeploy.yml", "drift.yml", "render.yml"]
 
 
 def load(path):
