@@ -51,7 +51,7 @@ class ApiError(ReconcileError):
 
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-RETRY_TIMEOUT = 30.0       # seconds a request keeps retrying a transient fault, unless the caller's deadline is later
+RETRY_TIMEOUT = _client.RETRY_TIMEOUT
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 MAX_500_RETRIES = 2        # a 500 is often not transient (an admission webhook's error): retry it only twice
 

@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec, _status, _version
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _render, _spec, _status, _version
 
 USER_AGENT = _version.user_agent()  # openvino.ovms/<galaxy.yml's version>, see _version.py
 
@@ -137,7 +137,10 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     from concurrent.futures import ThreadPoolExecutor
 
     plans = _plan_fleet(params)
-    api = _reconcile.Api(_connect(api_client))
+    try:
+        api = _reconcile.Api(_connect(api_client))
+    except _client.Unreachable as exc:  # the API server is gone from the start: every server is reported
+        return _fleet_result([_not_attempted(p, exc) for p in plans], None)
     lister = _reconcile.Reconciler(api)
     live_by_namespace, listing_failed = {}, {}
     for ns in sorted(set(p[1] for p in plans)):
@@ -173,21 +176,19 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
 
     def one(plan):
         name, namespace, desired, info, warnings = plan
-        failed = {"name": name, "namespace": namespace, "failed": True, "objects": [], "changed": False,
-                  "warnings": warnings}
         if namespace in listing_failed:
-            return dict(failed, outcome="not attempted", msg="not attempted: %s" % listing_failed[namespace])
+            return _not_attempted(plan, listing_failed[namespace])
         if api.gone:
-            return dict(failed, outcome="not attempted", msg="not attempted: the Kubernetes API server is gone (%s)"
-                        % api.gone)
+            return _not_attempted(plan, "the Kubernetes API server is gone (%s)" % api.gone)
         rec = reconciler()
         live = live_of(name, namespace)
         try:
             result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live,
                                    preflight=False)
         except _reconcile.ReconcileError as exc:
-            return dict(failed, outcome="failed", msg=str(exc), objects=rec.done,
-                        changed=any(o["action"] != "unchanged" for o in rec.done), warnings=warnings + rec.warnings)
+            return {"name": name, "namespace": namespace, "failed": True, "outcome": "failed", "msg": str(exc),
+                    "objects": rec.done, "changed": any(o["action"] != "unchanged" for o in rec.done),
+                    "warnings": warnings + rec.warnings}
         outcome = "checked" if check_mode else "applied"
         result.update(name=name, namespace=namespace, service=info, warnings=warnings + rec.warnings, outcome=outcome)
         if not want_diff:
@@ -201,7 +202,18 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
             raise _reconcile.ReconcileError("nothing was changed: %d of %d model servers cannot be applied: %s"
                                             % (len(refused), len(plans), "; ".join(refused)))
         results = list(pool.map(one, plans))
+    return _fleet_result(results, api)
+
+
+def _not_attempted(plan, why):
+    """A fleet server's result when no request was sent for it."""
+    name, namespace, warnings = plan[0], plan[1], plan[4]
+    return {"name": name, "namespace": namespace, "failed": True, "outcome": "not attempted", "objects": [],
+            "changed": False, "msg": "not attempted: %s" % why, "warnings": warnings}
+
+
+def _fleet_result(results, api):
     warnings = [w for r in results for w in r.pop("warnings")]
     return {"changed": any(r["changed"] for r in results), "results": results, "warnings": warnings,
             "failed_servers": ["%s/%s" % (r["namespace"], r["name"]) for r in results if r.get("failed")],
-            "api_requests": api.summary()}
+            "api_requests": api.summary() if api else {"total": 0, "writes": 0, "by_verb": {}, "retries": 0}}

@@ -830,7 +830,11 @@ def check_api_rules(name, s):
                         % (INT32_MAX, dp["startup_timeout_seconds"]))
 
     _check_resources(dp)
-    selector = _render.selector_labels(name)
+    # the labels the Deployment selects its pods by (the chart's), and ours that find a server's pods by name
+    selector = _chart.deployment_selector(name, object_name(name, s))
+    from ansible_collections.openvino.ovms.plugins.module_utils import _render  # imports this module
+
+    selector.update(_render.instance_labels(name))
     for k, v in (dp["pod_labels"] or {}).items():
         p = "spec.deployment_parameters.pod_labels.%s" % k
         check_label_key(p, k)

@@ -24,12 +24,27 @@ class ReachedCluster(Exception):
     """The input was accepted: the module got as far as its first request."""
 
 
-class NoCluster:
-    """An api_client whose first request ends the test case: nothing is sent anywhere."""
-    user_agent = None
-
-    def call_api(self, *args, **kwargs):
+class _RefusingPool:
+    def request(self, *args, **kwargs):
         raise ReachedCluster()
+
+
+class _Configuration:
+    host = "https://127.0.0.1:1"
+
+    def auth_settings(self):
+        return {}
+
+
+class NoCluster:
+    """An api_client whose first request ends the test case: nothing is sent anywhere. It offers what _client.send
+    uses of a kubernetes ApiClient: configuration, default_headers and rest_client.pool_manager."""
+    user_agent = None
+    default_headers = {}
+    configuration = _Configuration()
+
+    class rest_client:  # noqa: N801 (the kubernetes ApiClient's attribute name)
+        pool_manager = _RefusingPool()
 
 
 def outcome(call, stats):
