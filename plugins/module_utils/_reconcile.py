@@ -31,11 +31,19 @@ MASK = "********"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
                      "deletionTimestamp", "deletionGracePeriodSeconds")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration")
+# On a model server's Deployment: the kinds of the objects it owns, as group-kinds in the format of KEP-3659's
+# applyset.kubernetes.io/contains-group-kinds ("Deployment.apps,Secret,Service"). A run lists only these kinds
+# (plus the ones it applies), not all eight. Bookkeeping, not desired state: left out of comparisons and diffs.
+KINDS_ANNOTATION = "openvino.ovms/contains-group-kinds"
+VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration", KINDS_ANNOTATION)
 
 
 class ReconcileError(Exception):
     pass
+
+
+FORBIDDEN_HINT = (" -- the identity running openvino.ovms lacks this permission; the Role shipped in the collection's "
+                  "rbac/role.yaml grants what deploy, verify, drift, undeploy and rollback need (README: Permissions)")
 
 
 class ApiError(ReconcileError):
@@ -43,6 +51,8 @@ class ApiError(ReconcileError):
         self.status = status
         self.body = body if isinstance(body, dict) else {}
         message = self.body.get("message") or (body if isinstance(body, str) else "")
+        if status == 403:
+            message += FORBIDDEN_HINT
         super(ApiError, self).__init__("%s %s: HTTP %s: %s" % (method, path, status, message))
 
 
@@ -154,7 +164,12 @@ class Api:
         if resp.status != 200:
             body = resp.data
             resp.release_conn()
-            yield {"type": "ERROR", "object": {"code": resp.status, "message": body.decode("utf-8", "replace")[:300]}}
+            text = body.decode("utf-8", "replace")
+            try:
+                message = json.loads(text).get("message") or text[:300]
+            except (ValueError, AttributeError):
+                message = text[:300]
+            yield {"type": "ERROR", "object": {"code": resp.status, "message": message}}
             return
         buf = b""
         try:
@@ -196,6 +211,24 @@ def object_path(kind, namespace, name):
 
 
 _KIND_INFO = dict((k, (v, p)) for k, v, p in _render.KINDS)
+
+
+def group_kind(kind):
+    """"Deployment.apps", "Service" (the core group has no suffix), as KEP-3659 writes them."""
+    api_version = _KIND_INFO[kind][0]
+    return kind if "/" not in api_version else "%s.%s" % (kind, api_version.split("/")[0])
+
+
+_KIND_OF_GROUP_KIND = dict((group_kind(k), k) for k, _, _ in _render.KINDS)
+
+
+def annotation_of_kinds(kinds):
+    return ",".join(sorted(group_kind(k) for k in kinds))
+
+
+def kinds_of_annotation(value):
+    """The kinds a KINDS_ANNOTATION names (unknown entries are left out: a later version's kind is listed by it)."""
+    return set(_KIND_OF_GROUP_KIND[g.strip()] for g in (value or "").split(",") if g.strip() in _KIND_OF_GROUP_KIND)
 
 
 def revision_of(deployment):
@@ -352,23 +385,81 @@ class Reconciler:
             q.append(("dryRun", "All"))
         return q
 
-    def list_owned(self, namespace, name=None):
-        """{(kind, name): object} of everything in namespace carrying this collection's owner labels."""
-        live = {}
-        for kind, api_version, plural in _render.KINDS:
-            path = collection_path(api_version, plural, namespace)
-            status, body = self.api.request("GET", path, query=[("labelSelector", _render.owner_selector(name))])
-            if status == 404 and kind == "Route":
-                self._served[kind] = False  # not OpenShift: no Routes to find
-                continue
-            if status != 200:
+    def served(self, kind):
+        """Whether the cluster serves kind. Only Route may be missing (not OpenShift): asked once, through discovery
+        (GET /apis/route.openshift.io/v1, which every authenticated identity may read), never by a LIST that a
+        namespace-scoped identity would see refused before it could learn the kind does not exist."""
+        if kind != "Route":
+            return True
+        if kind not in self._served:
+            api_version = _KIND_INFO[kind][0]
+            path = "/apis/%s" % api_version
+            status, body = self.api.request("GET", path)
+            if status not in (200, 404):
                 raise ApiError("GET", path, status, body)
-            self._served[kind] = True
-            for item in body.get("items") or []:
-                item.setdefault("kind", kind)
-                item.setdefault("apiVersion", api_version)
-                live[(kind, item["metadata"]["name"])] = item
+            self._served[kind] = status == 200
+        return self._served[kind]
+
+    def list_owned(self, namespace, name=None, want=(), servers=None):
+        """{(kind, name): object} of everything in namespace carrying this collection's owner labels (of the model
+        server `name`, or of every server).
+
+        Lists only the kinds that can hold such objects: the Deployments first (every model server has one, and it
+        records in its KINDS_ANNOTATION the kinds the server owns), then the recorded kinds plus `want` (the kinds
+        being applied now). When a server in question (`name`, or each of `servers`) has no Deployment carrying the
+        record (a server unknown here, one left half-made, one made by an older version), every kind is listed, as
+        before. A kind the cluster does not serve (Route, off OpenShift) is never listed."""
+        live = self._list_kind("Deployment", namespace, name)
+        kinds, complete = set(want), True
+        recorded = {}
+        for (kind, _), obj in live.items():
+            labels = obj["metadata"].get("labels") or {}
+            value = (obj["metadata"].get("annotations") or {}).get(KINDS_ANNOTATION)
+            if value is not None:
+                recorded[labels.get(_render.LABEL_INSTANCE)] = kinds_of_annotation(value)
+        if name:
+            servers = [name]
+        if servers is None:  # every server in the namespace: also those whose Deployment is gone
+            complete = False
+        for server in servers or []:
+            if server not in recorded:
+                complete = False
+        if complete:
+            for server_kinds in recorded.values():
+                kinds |= server_kinds
+        else:
+            kinds = set(k for k, _, _ in _render.KINDS)
+        for kind, _, _ in _render.KINDS:
+            if kind == "Deployment" or kind not in kinds or not self.served(kind):
+                continue
+            live.update(self._list_kind(kind, namespace, name))
         return live
+
+    def _list_kind(self, kind, namespace, name):
+        api_version, plural = _KIND_INFO[kind]
+        path = collection_path(api_version, plural, namespace)
+        status, body = self.api.request("GET", path, query=[("labelSelector", _render.owner_selector(name))])
+        if status != 200:
+            raise ApiError("GET", path, status, body)
+        live = {}
+        for item in body.get("items") or []:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", api_version)
+            live[(kind, item["metadata"]["name"])] = item
+        return live
+
+    def _record_kinds(self, desired, live):
+        """desired with the Deployment annotated with the kinds this server owns after this run: the desired ones,
+        and the live ones about to be pruned (so that a prune that fails part-way is found again next time; the
+        next run's record drops them). The caller's list is not changed."""
+        kinds = set(o["kind"] for o in desired) | set(kind for kind, _ in live)
+        out = []
+        for obj in desired:
+            if obj["kind"] == "Deployment":
+                obj = copy.deepcopy(obj)
+                obj["metadata"].setdefault("annotations", {})[KINDS_ANNOTATION] = annotation_of_kinds(kinds)
+            out.append(obj)
+        return out
 
     def _apply(self, obj, live):
         kind, name = key_of(obj)
@@ -427,12 +518,13 @@ class Reconciler:
         `live` (from list_owned) saves the listing when the caller already has it.
         Returns {"changed", "objects", "diff", "revision_before"}."""
         if live is None:
-            live = self.list_owned(namespace, name)
+            live = self.list_owned(namespace, name, want=set(o["kind"] for o in desired))
         check_immutable_selectors(desired, live)
+        desired = self._record_kinds(desired, live)
         objects, diffs = self.done, []
         for obj in desired:
             kind, obj_name = key_of(obj)
-            if kind == "Route" and self._served.get("Route") is False:
+            if kind == "Route" and not self.served("Route"):
                 raise ReconcileError("route.enabled is set but this cluster does not serve route.openshift.io/v1 "
                                      "(not OpenShift): use ingress instead")
             before = live.get((kind, obj_name))

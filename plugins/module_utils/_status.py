@@ -233,6 +233,8 @@ def watch_rollout(api, namespace, name, timeout):
                 if rollout_state(dep)["complete"]:
                     break
             elif event.get("type") == "ERROR":  # resourceVersion too old, or the connection broke: read it again
+                if (event.get("object") or {}).get("code") == 403:  # not allowed to watch: say so, do not spin
+                    raise _reconcile.ApiError("WATCH", collection, 403, event["object"].get("message", ""))
                 status, dep = api.request("GET", path)
                 if status == 404:
                     return None
