@@ -5,7 +5,8 @@
 # PRIVATE: this module_utils file is internal to the openvino.ovms collection.
 """Desired manifests vs the cluster: server-side apply, dry-run for check mode, diffs, prune.
 
-The plan for one model server costs one LIST per kind (what this server owns, found by its labels) and
+The plan for one model server costs a LIST of Deployments and one LIST per kind the server owns (recorded on its
+Deployment, see KINDS_ANNOTATION) or is given now (what this server owns, found by its labels), and
 one PATCH (server-side apply) per desired object, plus a DELETE per pruned object. Check mode sends the
 same PATCHes with dryRun=All, so the API server's own defaulting and validation decide what would change;
 `changed` compares the server's answer with the live object, not with our manifest.
