@@ -10,7 +10,7 @@ from test_modelserver_module import SECRET_VALUES, audit_offset
 
 TWO = {"models_settings": {"model_name": "small", "model_path": "gs://bucket/small"}}
 SEVEN = {
-    "models_settings": {"model_name": "big", "model_path": "s3://models/big"},
+    "models_settings": {"single_model_mode": False, "models": [{"name": "big", "base_path": "s3://models/big"}]},
     "models_repository": {"storage_type": "S3", "aws_secret_access_key": SECRET_VALUES[0],
                           "aws_access_key_id": SECRET_VALUES[1]},
     "deployment_parameters": {"resources": {"requests": {"cpu": "1"}}},
