@@ -5,7 +5,8 @@
 # PRIVATE: this module_utils file is internal to the openvino.ovms collection.
 """Desired manifests vs the cluster: server-side apply, dry-run for check mode, diffs, prune.
 
-The plan for one model server costs one LIST per kind (what this server owns, found by its labels) and
+The plan for one model server costs a LIST of Deployments and one LIST per kind the server owns (recorded on its
+Deployment, see KINDS_ANNOTATION) or is given now (what this server owns, found by its labels), and
 one PATCH (server-side apply) per desired object, plus a DELETE per pruned object. Check mode sends the
 same PATCHes with dryRun=All, so the API server's own defaulting and validation decide what would change;
 `changed` compares the server's answer with the live object, not with our manifest.
@@ -31,7 +32,11 @@ MASK = "********"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
                      "deletionTimestamp", "deletionGracePeriodSeconds")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration")
+# On a model server's Deployment: the kinds of the objects it owns, as group-kinds in the format of KEP-3659's
+# applyset.kubernetes.io/contains-group-kinds ("Deployment.apps,Secret,Service"). A run lists only these kinds
+# (plus the ones it applies), not all eight. Bookkeeping, not desired state: left out of comparisons and diffs.
+KINDS_ANNOTATION = "openvino.ovms/contains-group-kinds"
+VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration", KINDS_ANNOTATION)
 
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -42,11 +47,17 @@ class ReconcileError(Exception):
     pass
 
 
+FORBIDDEN_HINT = (" -- the identity running openvino.ovms lacks this permission; the Role shipped in the collection's "
+                  "rbac/role.yaml grants what deploy, verify, drift, undeploy and rollback need (README: Permissions)")
+
+
 class ApiError(ReconcileError):
     def __init__(self, method, path, status, body):
         self.status = status
         self.body = body if isinstance(body, dict) else {}
         message = self.body.get("message") or (body if isinstance(body, str) else "")
+        if status == 403:
+            message += FORBIDDEN_HINT
         super(ApiError, self).__init__("%s %s: HTTP %s: %s" % (method, path, status, message))
 
 
@@ -167,7 +178,12 @@ class Api:
         if resp.status != 200:
             body = resp.data
             resp.release_conn()
-            yield {"type": "ERROR", "object": {"code": resp.status, "message": body.decode("utf-8", "replace")[:300]}}
+            text = body.decode("utf-8", "replace")
+            try:
+                message = json.loads(text).get("message") or text[:300]
+            except (ValueError, AttributeError):
+                message = text[:300]
+            yield {"type": "ERROR", "object": {"code": resp.status, "message": message}}
             return
         buf = b""
         try:
@@ -216,6 +232,24 @@ def _free_form(obj):
     if obj["kind"] != "Deployment":
         return False
     return "strategy" in obj["spec"] or "affinity" in obj["spec"]["template"]["spec"]
+
+
+def group_kind(kind):
+    """"Deployment.apps", "Service" (the core group has no suffix), as KEP-3659 writes them."""
+    api_version = _KIND_INFO[kind][0]
+    return kind if "/" not in api_version else "%s.%s" % (kind, api_version.split("/")[0])
+
+
+_KIND_OF_GROUP_KIND = dict((group_kind(k), k) for k, _, _ in _render.KINDS)
+
+
+def annotation_of_kinds(kinds):
+    return ",".join(sorted(group_kind(k) for k in kinds))
+
+
+def kinds_of_annotation(value):
+    """The kinds a KINDS_ANNOTATION names (unknown entries are left out: a later version's kind is listed by it)."""
+    return set(_KIND_OF_GROUP_KIND[g.strip()] for g in (value or "").split(",") if g.strip() in _KIND_OF_GROUP_KIND)
 
 
 def revision_of(deployment):
@@ -520,23 +554,81 @@ class Reconciler:
             q.append(("dryRun", "All"))
         return q
 
-    def list_owned(self, namespace, name=None):
-        """{(kind, name): object} of everything in namespace carrying this collection's owner labels."""
-        live = {}
-        for kind, api_version, plural in _render.KINDS:
-            path = collection_path(api_version, plural, namespace)
-            status, body = self.api.request("GET", path, query=[("labelSelector", _render.owner_selector(name))])
-            if status == 404 and kind == "Route":
-                self._served[kind] = False  # not OpenShift: no Routes to find
-                continue
-            if status != 200:
+    def served(self, kind):
+        """Whether the cluster serves kind. Only Route may be missing (not OpenShift): asked once, through discovery
+        (GET /apis/route.openshift.io/v1, which every authenticated identity may read), never by a LIST that a
+        namespace-scoped identity would see refused before it could learn the kind does not exist."""
+        if kind != "Route":
+            return True
+        if kind not in self._served:
+            api_version = _KIND_INFO[kind][0]
+            path = "/apis/%s" % api_version
+            status, body = self.api.request("GET", path)
+            if status not in (200, 404):
                 raise ApiError("GET", path, status, body)
-            self._served[kind] = True
-            for item in body.get("items") or []:
-                item.setdefault("kind", kind)
-                item.setdefault("apiVersion", api_version)
-                live[(kind, item["metadata"]["name"])] = item
+            self._served[kind] = status == 200
+        return self._served[kind]
+
+    def list_owned(self, namespace, name=None, want=(), servers=None):
+        """{(kind, name): object} of everything in namespace carrying this collection's owner labels (of the model
+        server `name`, or of every server).
+
+        Lists only the kinds that can hold such objects: the Deployments first (every model server has one, and it
+        records in its KINDS_ANNOTATION the kinds the server owns), then the recorded kinds plus `want` (the kinds
+        being applied now). When a server in question (`name`, or each of `servers`) has no Deployment carrying the
+        record (a server unknown here, one left half-made, one made by an older version), every kind is listed, as
+        before. A kind the cluster does not serve (Route, off OpenShift) is never listed."""
+        live = self._list_kind("Deployment", namespace, name)
+        kinds, complete = set(want), True
+        recorded = {}
+        for (kind, _), obj in live.items():
+            labels = obj["metadata"].get("labels") or {}
+            value = (obj["metadata"].get("annotations") or {}).get(KINDS_ANNOTATION)
+            if value is not None:
+                recorded[labels.get(_render.LABEL_INSTANCE)] = kinds_of_annotation(value)
+        if name:
+            servers = [name]
+        if servers is None:  # every server in the namespace: also those whose Deployment is gone
+            complete = False
+        for server in servers or []:
+            if server not in recorded:
+                complete = False
+        if complete:
+            for server_kinds in recorded.values():
+                kinds |= server_kinds
+        else:
+            kinds = set(k for k, _, _ in _render.KINDS)
+        for kind, _, _ in _render.KINDS:
+            if kind == "Deployment" or kind not in kinds or not self.served(kind):
+                continue
+            live.update(self._list_kind(kind, namespace, name))
         return live
+
+    def _list_kind(self, kind, namespace, name):
+        api_version, plural = _KIND_INFO[kind]
+        path = collection_path(api_version, plural, namespace)
+        status, body = self.api.request("GET", path, query=[("labelSelector", _render.owner_selector(name))])
+        if status != 200:
+            raise ApiError("GET", path, status, body)
+        live = {}
+        for item in body.get("items") or []:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", api_version)
+            live[(kind, item["metadata"]["name"])] = item
+        return live
+
+    def _record_kinds(self, desired, live):
+        """desired with the Deployment annotated with the kinds this server owns after this run: the desired ones,
+        and the live ones about to be pruned (so that a prune that fails part-way is found again next time; the
+        next run's record drops them). The caller's list is not changed."""
+        kinds = set(o["kind"] for o in desired) | set(kind for kind, _ in live)
+        out = []
+        for obj in desired:
+            if obj["kind"] == "Deployment":
+                obj = copy.deepcopy(obj)
+                obj["metadata"].setdefault("annotations", {})[KINDS_ANNOTATION] = annotation_of_kinds(kinds)
+            out.append(obj)
+        return out
 
     def _apply(self, obj, live):
         kind, name = key_of(obj)
@@ -638,7 +730,7 @@ class Reconciler:
         foreign object in the way, and the API server's verdict (a dry run) on objects holding free-form
         Kubernetes fields (affinity, update strategy), which the spec's rules do not check."""
         for obj in desired:
-            if self._served.get(obj["kind"]) is False:
+            if not self.served(obj["kind"]):
                 raise ReconcileError("route.enabled is set but this cluster does not serve %s %s (not OpenShift): use "
                                      "ingress instead" % (obj["apiVersion"], obj["kind"]) if obj["kind"] == "Route"
                                      else "this cluster does not serve %s %s" % (obj["apiVersion"], obj["kind"]))
@@ -667,10 +759,11 @@ class Reconciler:
         `live` (from list_owned) saves the listing when the caller already has it; preflight=False when the
         caller already ran preflight(). Returns {"changed", "objects", "diff", "revision_before"}."""
         if live is None:
-            live = self.list_owned(namespace, name)
+            live = self.list_owned(namespace, name, want=set(o["kind"] for o in desired))
         check_immutable_selectors(desired, live)
         if preflight:
             self.preflight(namespace, desired, live)
+        desired = self._record_kinds(desired, live)
         objects, diffs = self.done, []
         for obj in desired:
             kind, obj_name = key_of(obj)

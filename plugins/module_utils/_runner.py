@@ -132,7 +132,7 @@ def _plan_fleet(params):
 
 
 def run_fleet(params, api_client, check_mode=False, want_diff=False):
-    """Many model servers in one call: one LIST per kind and namespace for all of them, then their applies (or
+    """Many model servers in one call: one LIST per kind (that they own or are given) and namespace for all of them, then their applies (or
     dry runs) concurrently. Returns {"changed", "results": [per server], "warnings", "api_requests"}."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -144,9 +144,13 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
     lister = _reconcile.Reconciler(api)
     live_by_namespace, listing_failed = {}, {}
     for ns in sorted(set(p[1] for p in plans)):
+        # the Deployments of the namespace, then only the kinds its servers record or are given now
+        in_ns = [p for p in plans if p[1] == ns]
         try:
-            live_by_namespace[ns] = lister.list_owned(ns)
-        except _reconcile.TransientError as exc:  # the API server went away: its servers are reported, not attempted
+            live_by_namespace[ns] = lister.list_owned(ns, want=set(o["kind"] for p in in_ns for o in p[2]),
+                                                      servers=[p[0] for p in in_ns])
+        except _reconcile.ReconcileError as exc:  # (a 403, the API server gone): its servers are reported as not
+            # attempted, the other namespaces are still done
             listing_failed[ns] = exc
             continue
         if not live_by_namespace[ns] and any(p[2] for p in plans if p[1] == ns):

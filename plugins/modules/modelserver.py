@@ -676,8 +676,12 @@ notes:
     ingress, route) render objects or settings the chart does not have; they are off when not given. Why - Left unset,
     a spec renders what the operator renders.
 # END GENERATED DIFFERENCES
-  - Efficiency - a run makes one LIST per kind this collection manages and one PATCH per rendered object; a no-op
-    run writes nothing to etcd.
+  - Efficiency - a run lists the Deployments, then only the kinds the server owns (recorded on its Deployment in the
+    annotation C(openvino.ovms/contains-group-kinds), KEP-3659's group-kind format) and the ones it applies, and
+    sends one PATCH per rendered object; a no-op run writes nothing to etcd. A server with no recorded Deployment is
+    looked up in every kind. Routes are looked up only where discovery says the cluster serves them.
+  - Permissions - the namespace-scoped Role in the collection's C(rbac/role.yaml) grants exactly what this module,
+    M(openvino.ovms.modelserver_info) and the role need; a request refused by RBAC fails naming the verb and resource.
 seealso:
   - module: openvino.ovms.modelserver_info
   - plugin: openvino.ovms.modelserver_manifests

@@ -121,6 +121,7 @@ def test_containerfile_installs_the_collection_from_the_local_tarball(ee):
                                                                               g["version"])
     assert "plugins/modules/modelserver.py" in members
     assert "playbooks/deploy.yml" in members
+    assert "rbac/role.yaml" in members  # the shipped permissions (README: Permissions)
 
     # the galaxy stage installs exactly that file, offline, and nothing from a server
     reqs = yaml.safe_load((ee["context"] / "_build" / "requirements.yml").read_text())
