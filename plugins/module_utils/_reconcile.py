@@ -240,7 +240,7 @@ def group_kind(kind):
     return kind if "/" not in api_version else "%s.%s" % (kind, api_version.split("/")[0])
 
 
-_KIND_OF_GROUP_KIND = dict((group_kind(k), k) for k, _, _ in _render.KINDS)
+_KIND_OF_GROUP_KIND = dict((group_kind(k[0]), k[0]) for k in _render.KINDS)
 
 
 def annotation_of_kinds(kinds):
@@ -581,7 +581,7 @@ class Reconciler:
         live = self._list_kind("Deployment", namespace, name)
         kinds, complete = set(want), True
         recorded = {}
-        for (kind, _), obj in live.items():
+        for obj in live.values():
             labels = obj["metadata"].get("labels") or {}
             value = (obj["metadata"].get("annotations") or {}).get(KINDS_ANNOTATION)
             if value is not None:
@@ -597,8 +597,8 @@ class Reconciler:
             for server_kinds in recorded.values():
                 kinds |= server_kinds
         else:
-            kinds = set(k for k, _, _ in _render.KINDS)
-        for kind, _, _ in _render.KINDS:
+            kinds = set(k[0] for k in _render.KINDS)
+        for kind in [k[0] for k in _render.KINDS]:  # in the kinds' order
             if kind == "Deployment" or kind not in kinds or not self.served(kind):
                 continue
             live.update(self._list_kind(kind, namespace, name))
@@ -621,7 +621,7 @@ class Reconciler:
         """desired with the Deployment annotated with the kinds this server owns after this run: the desired ones,
         and the live ones about to be pruned (so that a prune that fails part-way is found again next time; the
         next run's record drops them). The caller's list is not changed."""
-        kinds = set(o["kind"] for o in desired) | set(kind for kind, _ in live)
+        kinds = set(o["kind"] for o in desired) | set(key[0] for key in live)
         out = []
         for obj in desired:
             if obj["kind"] == "Deployment":

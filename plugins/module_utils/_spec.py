@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import copy
 import json
+import math
 import re
 
 from ansible_collections.openvino.ovms.plugins.module_utils import _chart
@@ -398,7 +399,7 @@ def check_json(path, value, depth=0):
     elif isinstance(value, str):
         _check_text(path, value)
     elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             raise SpecError(path, "expected a finite number, got %r" % value)
     elif isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 2 ** 63:
@@ -689,7 +690,7 @@ def check_label_key(path, key, what="label"):
     characters (letters, digits, '-', '_', '.'; alphanumeric at both ends)."""
     if not isinstance(key, str) or not key:
         raise SpecError(path, "expected a non-empty string as %s key, got %s" % (what, _describe(key)))
-    prefix, _, rest = key.rpartition("/")
+    prefix, dummy, rest = key.rpartition("/")
     if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
         raise SpecError(path, "%r is not a valid %s key: its prefix before '/' must be a DNS-1123 subdomain "
                               "(lower case letters, digits, '-' and '.'), for example example.com/team"
@@ -853,8 +854,8 @@ def check_api_rules(name, s):
                             % (INT32_MAX, rep[key]))
     host_path = rep["models_host_path"]
     if host_path and ".." in host_path.split("/"):
-        raise SpecError("spec.models_repository.models_host_path", "%r contains '..': Kubernetes refuses host paths "
-                                                                  "with back-steps" % host_path)
+        raise SpecError("spec.models_repository.models_host_path",
+                        "%r contains '..': Kubernetes refuses host paths with back-steps" % host_path)
 
     hpa = s["autoscaling"]
     if hpa["enabled"]:
@@ -870,8 +871,8 @@ def check_api_rules(name, s):
     if pdb["enabled"]:
         for key in ("min_available", "max_unavailable"):
             v = pdb[key]
-            if v is not None and INT_OR_PERCENT.match(v) and (int(v.rstrip("%")) > (100 if v.endswith("%")
-                                                                                      else INT32_MAX)):
+            bound = 100 if v is not None and v.endswith("%") else INT32_MAX
+            if v is not None and INT_OR_PERCENT.match(v) and int(v.rstrip("%")) > bound:
                 raise SpecError("spec.pod_disruption_budget." + key,
                                 "expected a number up to %d or a percentage up to 100%%, got %s" % (INT32_MAX, v))
 

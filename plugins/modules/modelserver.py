@@ -911,7 +911,7 @@ def main():
         module.fail_json(msg=str(exc))
     except Exception as exc:  # connection problems surface from the kubernetes client with their own types
         module_of = type(exc).__module__
-        if module_of.split(".")[0] in ("kubernetes", "urllib3", "ssl", "socket", "http") or \
+        if module_of.split(".", 1)[0] in ("kubernetes", "urllib3", "ssl", "socket", "http") or \
                 module_of.startswith("ansible_collections.kubernetes.") or isinstance(exc, (IOError, OSError)):
             module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
         # Anything else is a bug of this collection, not the API server's doing: say so.

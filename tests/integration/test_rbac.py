@@ -36,7 +36,7 @@ def bind_shipped_role(api_client, namespace, tmp_path, local_cluster, drop=None)
         role = copy.deepcopy(role)
         del role["rules"][drop]
     rbac.create_namespaced_role(namespace, role)
-    for doc in yaml.safe_load_all((ROOT / "rbac" / "binding.yaml").read_text()):
+    for doc in yaml.safe_load((ROOT / "rbac" / "binding.yaml").read_text())["items"]:
         if doc["kind"] == "ServiceAccount":
             core.create_namespaced_service_account(namespace, doc)
         else:

@@ -126,7 +126,9 @@ def test_forbidden_names_the_permission_and_the_shipped_role():
 
 
 def load(name):
-    return list(yaml.safe_load_all((ROOT / "rbac" / name).read_text()))
+    """The objects of an rbac/ file (a single object, or a List of them)."""
+    docs = list(yaml.safe_load_all((ROOT / "rbac" / name).read_text()))
+    return [i for d in docs for i in (d["items"] if d["kind"] == "List" else [d])]
 
 
 def test_the_cluster_role_for_many_namespaces_has_exactly_the_roles_rules():
