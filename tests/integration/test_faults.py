@@ -108,7 +108,9 @@ def test_role_survives_an_api_server_restart_while_it_waits(kwok_cluster, namesp
             proc.kill()
     assert failure_message(out) is None, failure_message(out)
     waits = [r for r in all_results(out) if "modelservers" in r and "api_requests" in r]
-    assert sum(r["api_requests"].get("retries", 0) for r in waits) > 0, [r["api_requests"] for r in waits]
+    retries = sum(r["api_requests"].get("retries", 0) for r in waits)
+    print("role survived a %.0f s API server outage: %d retries over %d status calls" % (OUTAGE, retries, len(waits)))
+    assert retries > 0, [r["api_requests"] for r in waits]
     assert any("outage-ovms is ready: %s/outage-ovms: 2/2 pods ready" % namespace in str(r.get("msg", ""))
                for r in all_results(out)), all_results(out)[-1]
 
@@ -146,6 +148,8 @@ def test_fleet_converge_survives_a_dropped_connection_and_an_api_server_restart(
     result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert not result.get("failed"), result.get("msg")
     assert result["api_requests"]["retries"] >= 1
+    print("fleet converge survived a dropped connection and a %.0f s outage: requests %s" % (
+        OUTAGE, result["api_requests"]))
     assert [r["outcome"] for r in result["results"]] == ["applied"] * 12
     deployments = client.AppsV1Api(api_client).list_namespaced_deployment(namespace).items
     assert len(deployments) == 12
