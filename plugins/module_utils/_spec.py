@@ -20,7 +20,7 @@ import copy
 import json
 import re
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _chart
+from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _secrets
 
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
@@ -363,6 +363,8 @@ def _normalize_group(path, fields, raw, warnings):
     out = {}
     for key in raw:
         if key not in fields:
+            if path == "spec.models_repository" and _secrets.unknown_credential(key):  # a misspelled credential
+                raise SpecError("%s.%s" % (path, key), _secrets.unknown_credential(key))
             # The operator's spec is free-form: it ignores what it does not know, and so do we (loudly).
             warnings.append("%s.%s is not a ModelServer field and is ignored" % (path, key))
     for key, field in fields.items():
