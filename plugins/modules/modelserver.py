@@ -87,8 +87,11 @@ options:
   definition:
     description:
       - A whole C(ModelServer) manifest (C(apiVersion=intel.com/v1alpha1), C(kind=ModelServer)), exactly as written
-        for the operator. Fields the operator does not know are ignored with a warning.
-      - Credentials in it are masked in the module's output.
+        for the operator. Fields the operator does not know are ignored with a warning, except an unknown key under
+        C(spec.models_repository) that looks like a credential (C(aws_secret_acess_key)), which is refused naming the
+        key and the field meant, without its value.
+      - Credentials in it (in any input - options, O(definition), the O(src) file, O(servers)) are masked in the
+        module's output, at any verbosity, also when the input is refused.
     type: dict
   src:
     description:
