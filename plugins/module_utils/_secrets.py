@@ -59,10 +59,10 @@ def distance(a, b):
 
 def closest_credential_key(key):
     """The known credential key within a small edit distance of key, or None."""
-    if len(str(key)) > 64:
-        return None
-    best = min(CREDENTIAL_KEYS, key=lambda k: distance(str(key).lower(), k))
-    return best if distance(str(key).lower(), best) <= _MAX_DISTANCE else None
+    key = str(key).lower()
+    near = [k for k in CREDENTIAL_KEYS if abs(len(k) - len(key)) <= _MAX_DISTANCE]  # a cheap bound first
+    scored = sorted((distance(key, k), k) for k in near)
+    return scored[0][1] if scored and scored[0][0] <= _MAX_DISTANCE else None
 
 
 def unknown_credential(key):
