@@ -11,6 +11,10 @@ export OVMS_CACHE_DIR
 PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2])')
 REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-12)
 VENV ?= $(OVMS_CACHE_DIR)/venv-$(PY_TAG)-$(REQ_HASH)
+# Release tooling (galaxy-importer, antsibull-changelog) in a venv of its own, keyed by both requirements files.
+RELEASE_HASH := $(shell cat requirements.txt requirements-release.txt | sha256sum | cut -c1-12)
+RELEASE_VENV ?= $(OVMS_CACHE_DIR)/venv-release-$(PY_TAG)-$(RELEASE_HASH)
+export RELEASE_VENV
 # Ansible finds this checkout as the collection openvino.ovms through a per-checkout symlink.
 COLLECTIONS_DIR := $(shell $(PYTHON) tools/collection_path.py)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
@@ -30,7 +34,9 @@ help:
 	@echo "make cluster-down    stop the local control plane started by cluster-up"
 	@echo "make bench           benchmarks side by side with kubernetes.core.k8s and kubectl -> docs/benchmarks.md"
 	@echo "make lint            ansible-lint (production profile)"
-	@echo "make sanity          ansible-test sanity (slow: builds its own virtual environments from PyPI)"
+	@echo "make sanity          ansible-test sanity on the checkout's plugins (builds its own venvs from PyPI, cached)"
+	@echo "make release         build the tarball into dist/, check its file list, galaxy-importer, ansible-test sanity on it"
+	@echo "make changelog       add changelogs/fragments to galaxy.yml's version in changelog.yaml; regenerate CHANGELOG.rst"
 	@echo "make docs            regenerate the module's option docs from the schema"
 	@echo "make venv            only create the virtual environment: $(VENV)"
 
@@ -45,6 +51,17 @@ $(VENV)/.installed:
 
 .PHONY: venv
 venv: $(VENV)/.installed
+
+# No prerequisite: the directory's name carries the hash of both requirements files.
+$(RELEASE_VENV)/.installed:
+	@mkdir -p $(OVMS_CACHE_DIR)
+	@flock $(RELEASE_VENV).lock bash -c 'test -e $@ && exit 0; \
+	  echo "[make] creating the release tooling virtual environment $(RELEASE_VENV) from requirements-release.txt"; \
+	  rm -rf $(RELEASE_VENV) && $(PYTHON) -m venv $(RELEASE_VENV) && \
+	  $(RELEASE_VENV)/bin/pip install --disable-pip-version-check -q -r requirements-release.txt && touch $@'
+
+.PHONY: release-venv
+release-venv: $(RELEASE_VENV)/.installed
 
 .PHONY: cluster-binaries
 cluster-binaries: venv
@@ -71,7 +88,7 @@ matrix-venvs: venv
 
 .PHONY: test
 test: venv cluster-binaries matrix-venvs
-	$(MAKE) --no-print-directory lint test-unit test-integration bench-quick test-molecule
+	$(MAKE) --no-print-directory lint test-unit release test-integration bench-quick test-molecule
 
 .PHONY: test-unit
 test-unit: venv
@@ -100,6 +117,18 @@ docs: venv
 .PHONY: sanity
 sanity: venv
 	tools/sanity.sh
+
+# The Galaxy artifact, checked as Galaxy and users get it (tools/release.sh); part of make test.
+.PHONY: release
+release: venv release-venv
+	tools/release.sh
+
+# Before publishing: fold the fragments into galaxy.yml's version (a release not yet published gets them added;
+# after publishing, raise galaxy.yml's version first) and regenerate CHANGELOG.rst.
+.PHONY: changelog
+changelog: venv release-venv
+	$(RELEASE_VENV)/bin/antsibull-changelog release
+	$(RELEASE_VENV)/bin/antsibull-changelog lint
 
 .PHONY: lint
 lint: venv

@@ -95,6 +95,10 @@ ROLE_OPTIONS = {
     "modelserver_context": {"type": "str", "description": ["Kubeconfig context to use."]},
     "modelserver_force_conflicts": {"type": "bool", "default": False,
                                     "description": ["Take over fields owned by another server-side apply manager."]},
+    "modelserver_ignore_differences": {"type": "list", "elements": "dict",
+                                       "description": ["Fields other clients may add or change without it being "
+                                                       "drift (the module's ignore_differences: kinds, managers, "
+                                                       "paths)."]},
     "modelserver_prune": {"type": "bool", "default": True,
                           "description": ["Delete owned objects the spec no longer renders."]},
     "modelserver_wait": {"type": "bool", "default": True,
@@ -115,6 +119,30 @@ ROLE_OPTIONS = {
                                                         "previous revision (like helm --atomic), then fail naming the "
                                                         "cause and what was rolled back."]},
 }
+
+
+# What the role accepts where a string may come instead of a boolean or a number (`-e name=value`, AWX surveys);
+# tasks/inputs.yml converts, and refuses the rest naming the variable (as the argument specs do before it).
+ROLE_BOOL_NOTE = ("A boolean, or a string as C(-e name=value) and AWX surveys give: C(true)/C(false), C(yes)/C(no), "
+                  "C(on)/C(off), C(1)/C(0), C(y)/C(n), C(t)/C(f), in any case. Anything else fails naming the "
+                  "variable.")
+ROLE_INT_NOTE = "A whole number, or a string of digits (C(-e %s=%d)). Anything else fails naming the variable."
+ROLE_INT_MIN = {"modelserver_wait_timeout": 0, "modelserver_progress_interval": 1}
+
+
+def _role_options() -> dict:
+    options = {}
+    for name, option in ROLE_OPTIONS.items():
+        option = dict(option, description=list(option["description"]))
+        if option["type"] == "bool":
+            option["description"].append(ROLE_BOOL_NOTE)
+        elif option["type"] == "int":
+            note = ROLE_INT_NOTE % (name, option["default"])
+            if ROLE_INT_MIN.get(name):
+                note = note.replace("A whole number", "A whole number of at least %d" % ROLE_INT_MIN[name])
+            option["description"].append(note)
+        options[name] = option
+    return options
 
 
 class _IndentedDumper(yaml.SafeDumper):
@@ -138,7 +166,7 @@ def role_var(key: str) -> str:
 
 
 def render_role_specs() -> str:
-    options = dict(ROLE_OPTIONS)
+    options = _role_options()
     for key, doc in _spec().option_docs().items():
         option = _role_option(doc)
         option["description"] = ["The ModelServer spec's C(%s), as the module's option of that name." % key] + \
@@ -149,6 +177,8 @@ def render_role_specs() -> str:
         "description": ["Applies a ModelServer spec with openvino.ovms.modelserver, waits for the rollout with a "
                         "progress line, verifies the models through OVMS's REST API, and on failure names each pod "
                         "or model that is not ready (and optionally rolls back).",
+                        "Booleans and numbers may be strings, as C(-e name=value) and AWX survey answers give them: "
+                        "the role checks and converts them before use.",
                         "Generated from plugins/module_utils/_spec.py by tools/gen_docs.py: do not edit."],
         "options": options}}}
     return "---\n" + yaml.dump(specs, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False, width=110)

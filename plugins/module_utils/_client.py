@@ -18,6 +18,8 @@ __metaclass__ = type
 
 import json
 import os
+import random
+import time
 import traceback
 
 try:
@@ -30,7 +32,8 @@ except ImportError:
     AUTH_ARG_SPEC = {}
 
 try:
-    import kubernetes  # noqa: F401  (the library kubernetes.core's client is built on)
+    # the library kubernetes.core's client is built on
+    import kubernetes  # noqa: F401 pylint: disable=unused-import
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError:
@@ -45,10 +48,15 @@ except ImportError:  # Python 2 (ansible-test's compile checks)
 SUPPORTED_KUBERNETES = ">= 24.2.0 (tested: 24.2.0, 30.1.0, 37.0.2)"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+RETRY_TIMEOUT = 30.0  # seconds a request keeps retrying a transient fault, unless the caller's deadline is later
 
 
 class ClientError(Exception):
     """The API client cannot be made (missing kubeconfig, bad credentials file, ...): nothing was sent."""
+
+
+class Unreachable(ClientError):
+    """The API server did not answer while the client was being made, until the retry deadline passed."""
 
 
 def require(module):
@@ -75,10 +83,21 @@ def api_client(params):
         missing = [p for p in kubeconfig.split(os.pathsep) if p and not os.path.exists(os.path.expanduser(p))]
         if missing:
             raise ClientError("kubeconfig %s does not exist" % ", ".join(missing))
-    try:
-        return get_api_client(**options).client.client
-    except Exception as exc:  # kubernetes.config and kubernetes.core raise their own types
-        raise ClientError("cannot make a Kubernetes API client from the connection options: %s" % exc)
+    # kubernetes.core's client asks the API server for its version and API groups (unless its discovery cache has
+    # them): an API server that blinks right then is retried like any request
+    started, attempt = time.time(), 0
+    while True:
+        try:
+            return get_api_client(**options).client.client
+        except Exception as exc:  # kubernetes.config and kubernetes.core raise their own types
+            if not is_connection_error(exc):
+                raise ClientError("cannot make a Kubernetes API client from the connection options: %s" % exc)
+            delay = random.uniform(0.05, min(4.0, 0.25 * 2 ** attempt))
+            if time.time() + delay >= started + RETRY_TIMEOUT:
+                raise Unreachable("the Kubernetes API server did not answer (%d attempts over %.1f s, last: %s: %s)"
+                                  % (attempt + 1, time.time() - started, type(exc).__name__, exc))
+            time.sleep(delay)
+            attempt += 1
 
 
 def url_of(api_client, path, query=None):
@@ -101,8 +120,8 @@ def headers_of(api_client, extra=None):
             and getattr(configuration, "password", None):
         import urllib3
 
-        headers.update(urllib3.util.make_headers(basic_auth="%s:%s" % (configuration.username,
-                                                                        configuration.password)))
+        basic_auth = "%s:%s" % (configuration.username, configuration.password)
+        headers.update(urllib3.util.make_headers(basic_auth=basic_auth))
     headers.update(extra or {})
     return headers
 
@@ -129,4 +148,6 @@ def is_connection_error(exc):
         kinds = (u3.HTTPError, socket.error, OSError)
     except ImportError:
         kinds = (socket.error, OSError)
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "WRONG_VERSION_NUMBER" in str(exc):
+        return False  # a TLS set-up that cannot work: no retry makes it work
     return isinstance(exc, kinds)

@@ -5,7 +5,8 @@
 # PRIVATE: this module_utils file is internal to the openvino.ovms collection.
 """Desired manifests vs the cluster: server-side apply, dry-run for check mode, diffs, prune.
 
-The plan for one model server costs one LIST per kind (what this server owns, found by its labels) and
+The plan for one model server costs a LIST of Deployments and one LIST per kind the server owns (recorded on its
+Deployment, see KINDS_ANNOTATION) or is given now (what this server owns, found by its labels), and
 one PATCH (server-side apply) per desired object, plus a DELETE per pruned object. Check mode sends the
 same PATCHes with dryRun=All, so the API server's own defaulting and validation decide what would change;
 `changed` compares the server's answer with the live object, not with our manifest.
@@ -31,11 +32,23 @@ MASK = "********"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
                      "deletionTimestamp", "deletionGracePeriodSeconds")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration")
+# On a model server's Deployment: the kinds of the objects it owns, as group-kinds in the format of KEP-3659's
+# applyset.kubernetes.io/contains-group-kinds ("Deployment.apps,Secret,Service"). A run lists only these kinds
+# (plus the ones it applies), not all eight. Bookkeeping, not desired state: left out of comparisons and diffs.
+KINDS_ANNOTATION = "openvino.ovms/contains-group-kinds"
+VOLATILE_ANNOTATIONS = (REVISION_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration", KINDS_ANNOTATION)
+
+
+APPLY_PATCH = "application/apply-patch+yaml"
+_YAML_UNPRINTABLE = re.compile(u"[\u007f-\u009f\u2028\u2029\ufffe\uffff]")
 
 
 class ReconcileError(Exception):
     pass
+
+
+FORBIDDEN_HINT = (" -- the identity running openvino.ovms lacks this permission; the Role shipped in the collection's "
+                  "rbac/role.yaml grants what deploy, verify, drift, undeploy and rollback need (README: Permissions)")
 
 
 class ApiError(ReconcileError):
@@ -43,11 +56,13 @@ class ApiError(ReconcileError):
         self.status = status
         self.body = body if isinstance(body, dict) else {}
         message = self.body.get("message") or (body if isinstance(body, str) else "")
+        if status == 403:
+            message += FORBIDDEN_HINT
         super(ApiError, self).__init__("%s %s: HTTP %s: %s" % (method, path, status, message))
 
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-RETRY_TIMEOUT = 30.0       # seconds a request keeps retrying a transient fault, unless the caller's deadline is later
+RETRY_TIMEOUT = _client.RETRY_TIMEOUT
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 MAX_500_RETRIES = 2        # a 500 is often not transient (an admission webhook's error): retry it only twice
 
@@ -100,6 +115,15 @@ class Api:
             headers["Content-Type"] = content_type
         elif body is not None:
             headers["Content-Type"] = "application/json"
+        if content_type == APPLY_PATCH and body is not None:
+            # JSON is YAML, but the API server's YAML decoder refuses the surrogate-pair escapes (\ud83d\ude00) that
+            # json.dumps, and so the kubernetes client, write for characters beyond U+FFFF (emoji, ...): send raw
+            # UTF-8 (sent as bytes, as they are).
+            # Characters YAML does not allow raw (DEL, C1 controls, U+FFFE/F) or reads as line breaks (U+0085, U+2028,
+            # U+2029) stay escaped; all are below U+10000, so no surrogate pair.
+            body = _YAML_UNPRINTABLE.sub(lambda m: "\\u%04x" % ord(m.group(0)), json.dumps(
+                body, ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
+            headers["Content-Type"] = APPLY_PATCH + "; charset=utf-8"
         if self.gone:
             raise TransientError("%s %s: not sent, the Kubernetes API server is gone (%s)" % (method, path, self.gone))
         started = time.time()
@@ -154,7 +178,12 @@ class Api:
         if resp.status != 200:
             body = resp.data
             resp.release_conn()
-            yield {"type": "ERROR", "object": {"code": resp.status, "message": body.decode("utf-8", "replace")[:300]}}
+            text = body.decode("utf-8", "replace")
+            try:
+                message = json.loads(text).get("message") or text[:300]
+            except (ValueError, AttributeError):
+                message = text[:300]
+            yield {"type": "ERROR", "object": {"code": resp.status, "message": message}}
             return
         buf = b""
         try:
@@ -196,6 +225,31 @@ def object_path(kind, namespace, name):
 
 
 _KIND_INFO = dict((k, (v, p)) for k, v, p in _render.KINDS)
+
+
+def _free_form(obj):
+    """Whether an object carries free-form Kubernetes content from the spec (only the API server can check it)."""
+    if obj["kind"] != "Deployment":
+        return False
+    return "strategy" in obj["spec"] or "affinity" in obj["spec"]["template"]["spec"]
+
+
+def group_kind(kind):
+    """"Deployment.apps", "Service" (the core group has no suffix), as KEP-3659 writes them."""
+    api_version = _KIND_INFO[kind][0]
+    return kind if "/" not in api_version else "%s.%s" % (kind, api_version.split("/")[0])
+
+
+_KIND_OF_GROUP_KIND = dict((group_kind(k), k) for k, _, _ in _render.KINDS)
+
+
+def annotation_of_kinds(kinds):
+    return ",".join(sorted(group_kind(k) for k in kinds))
+
+
+def kinds_of_annotation(value):
+    """The kinds a KINDS_ANNOTATION names (unknown entries are left out: a later version's kind is listed by it)."""
+    return set(_KIND_OF_GROUP_KIND[g.strip()] for g in (value or "").split(",") if g.strip() in _KIND_OF_GROUP_KIND)
 
 
 def revision_of(deployment):
@@ -333,10 +387,158 @@ def _selector_text(selector):
     return text or "nothing"
 
 
+# --- fields other managers added -------------------------------------------------------------------
+# Server-side apply only takes back fields this collection owns. A field another client added (`kubectl set env`,
+# `kubectl annotate`, an Update through the API) is owned by that client alone and stays for ever, unseen. These
+# are found in the live object's managedFields, reported as drift (with the manager's name), and removed by a real
+# run with one JSON patch that tests each value before removing it (check mode sends it with dryRun). Applying
+# them with force and then dropping them would not do: applying a field with the value it already has makes its
+# ownership shared, and a shared field survives our release.
+DEFAULT_IGNORED = (
+    # written by controllers or by our own tooling, not drift
+    "metadata.annotations.deployment.kubernetes.io/revision",
+    "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration",
+    # `kubectl rollout restart`: taking it back would roll the pods once more
+    "spec.template.metadata.annotations.kubectl.kubernetes.io/restartedAt",
+)
+
+
+def _token_key(token):
+    """('f', name) | ('k', {item keys}) | ('v', value) | ('.', None) of a fieldsV1 token."""
+    if token == ".":
+        return ".", None
+    kind, _sep, rest = token.partition(":")
+    if kind in ("k", "v"):
+        return kind, json.loads(rest)
+    return "f", rest
+
+
+def _token_path(tokens):
+    out = ""
+    for kind, value in tokens:
+        if kind == "f":
+            out += ("." if out else "") + value
+        elif kind == "k":
+            out += "[%s]" % ",".join("%s=%s" % (k, v) for k, v in sorted(value.items()))
+        else:
+            out += "[%s]" % json.dumps(value)
+    return out
+
+
+def _step(node, token):
+    """The child of an object node for one token (None when absent)."""
+    kind, value = token
+    if kind == "f":
+        return node.get(value) if isinstance(node, dict) else None
+    if kind == "k" and isinstance(node, list):
+        return next((i for i in node if isinstance(i, dict) and all(i.get(k) == v for k, v in value.items())), None)
+    if kind == "v" and isinstance(node, list):
+        return value if value in node else None
+    return None
+
+
+def _lookup(obj, tokens):
+    node = obj
+    for token in tokens:
+        node = _step(node, token)
+        if node is None:
+            return None
+    return node
+
+
+def _owned_units(fields, prefix=()):
+    """The smallest units a managedFields entry owns: a map or list item it owns whole ('.') or a leaf field."""
+    if not fields or "." in fields and prefix and prefix[-1][0] in ("k", "v"):
+        yield prefix
+        return
+    for token, child in sorted(fields.items()):
+        if token == ".":
+            continue
+        for unit in _owned_units(child, prefix + (_token_key(token),)):  # pylint: disable=use-yield-from
+            yield unit  # (no 'yield from': module_utils also run on Python 2.7 targets)
+
+
+def foreign_fields(live, desired, ignore=()):
+    """[{"manager", "operation", "path", "tokens", "value"}] of what other field managers added to the live object:
+    fields they own that our manifest does not declare (subresources such as status, our own managers, the
+    DEFAULT_IGNORED paths and `ignore` rules - {"managers": [...], "paths": [prefix, ...]} - left out)."""
+    found, seen = [], set()
+    for entry in ((live or {}).get("metadata") or {}).get("managedFields") or []:
+        manager = entry.get("manager") or ""
+        if entry.get("subresource") or manager.startswith(MANAGER):
+            continue
+        if any(manager in (rule.get("managers") or []) for rule in ignore):
+            continue
+        for tokens in _owned_units(entry.get("fieldsV1") or {}):
+            path = _token_path(tokens)
+            if path in seen or _lookup(desired, tokens) is not None:
+                continue  # declared by us: server-side apply compares and takes it back itself
+            prefixes = list(DEFAULT_IGNORED) + [p for rule in ignore for p in rule.get("paths") or []]
+            if any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in prefixes):
+                continue
+            value = _lookup(live, tokens)
+            if value is None:
+                continue
+            seen.add(path)
+            found.append({"manager": manager, "operation": entry.get("operation") or "?", "path": path,
+                          "tokens": tokens, "value": value})
+    return found
+
+
+def _pointer(obj, tokens):
+    """The JSON pointer of tokens in obj (list items by their index there), or None when absent."""
+    parts, node = [], obj
+    for token in tokens:
+        kind, key = token
+        if kind == "f":
+            parts.append(key.replace("~", "~0").replace("/", "~1"))
+        elif isinstance(node, list):
+            item = _step(node, token)
+            if item is None:
+                return None
+            parts.append(str(node.index(item)))
+        node = _step(node, token)
+        if node is None:
+            return None
+    return "/" + "/".join(parts)
+
+
+def removal_patch(live, fields):
+    """A JSON patch removing fields from live: a test of each value, then its removal; list items from the highest
+    index down, so that earlier removals do not shift later ones."""
+    located = [(_pointer(live, f["tokens"]), f["value"]) for f in fields]
+    located = [(p, v) for p, v in located if p]
+
+    def order(item):
+        return tuple((0, int(c)) if c.isdigit() else (1, c) for c in item[0].split("/"))
+    ops = []
+    for pointer, value in sorted(located, key=order, reverse=True):
+        ops += [{"op": "test", "path": pointer, "value": value}, {"op": "remove", "path": pointer}]
+    return ops
+
+
+def apply_removals(obj, patch):
+    """A copy of obj with the removals of a removal_patch done (its tests are the API server's business)."""
+    obj = copy.deepcopy(obj)
+    for op in patch:
+        if op["op"] != "remove":
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = obj
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            del node[int(parts[-1])]
+        else:
+            node.pop(parts[-1], None)
+    return obj
+
+
 # --- the plan ----------------------------------------------------------------------------------------
 class Reconciler:
-    def __init__(self, api, check_mode=False, force_conflicts=False, want_diff=False):
+    def __init__(self, api, check_mode=False, force_conflicts=False, want_diff=False, ignore=None):
         self.api = api
+        self.ignore = ignore or []  # ignore_differences rules: [{"kinds", "managers", "paths"}]
         self.check_mode = check_mode
         self.force_conflicts = force_conflicts
         self.want_diff = want_diff
@@ -352,23 +554,81 @@ class Reconciler:
             q.append(("dryRun", "All"))
         return q
 
-    def list_owned(self, namespace, name=None):
-        """{(kind, name): object} of everything in namespace carrying this collection's owner labels."""
-        live = {}
-        for kind, api_version, plural in _render.KINDS:
-            path = collection_path(api_version, plural, namespace)
-            status, body = self.api.request("GET", path, query=[("labelSelector", _render.owner_selector(name))])
-            if status == 404 and kind == "Route":
-                self._served[kind] = False  # not OpenShift: no Routes to find
-                continue
-            if status != 200:
+    def served(self, kind):
+        """Whether the cluster serves kind. Only Route may be missing (not OpenShift): asked once, through discovery
+        (GET /apis/route.openshift.io/v1, which every authenticated identity may read), never by a LIST that a
+        namespace-scoped identity would see refused before it could learn the kind does not exist."""
+        if kind != "Route":
+            return True
+        if kind not in self._served:
+            api_version = _KIND_INFO[kind][0]
+            path = "/apis/%s" % api_version
+            status, body = self.api.request("GET", path)
+            if status not in (200, 404):
                 raise ApiError("GET", path, status, body)
-            self._served[kind] = True
-            for item in body.get("items") or []:
-                item.setdefault("kind", kind)
-                item.setdefault("apiVersion", api_version)
-                live[(kind, item["metadata"]["name"])] = item
+            self._served[kind] = status == 200
+        return self._served[kind]
+
+    def list_owned(self, namespace, name=None, want=(), servers=None):
+        """{(kind, name): object} of everything in namespace carrying this collection's owner labels (of the model
+        server `name`, or of every server).
+
+        Lists only the kinds that can hold such objects: the Deployments first (every model server has one, and it
+        records in its KINDS_ANNOTATION the kinds the server owns), then the recorded kinds plus `want` (the kinds
+        being applied now). When a server in question (`name`, or each of `servers`) has no Deployment carrying the
+        record (a server unknown here, one left half-made, one made by an older version), every kind is listed, as
+        before. A kind the cluster does not serve (Route, off OpenShift) is never listed."""
+        live = self._list_kind("Deployment", namespace, name)
+        kinds, complete = set(want), True
+        recorded = {}
+        for (kind, _), obj in live.items():
+            labels = obj["metadata"].get("labels") or {}
+            value = (obj["metadata"].get("annotations") or {}).get(KINDS_ANNOTATION)
+            if value is not None:
+                recorded[labels.get(_render.LABEL_INSTANCE)] = kinds_of_annotation(value)
+        if name:
+            servers = [name]
+        if servers is None:  # every server in the namespace: also those whose Deployment is gone
+            complete = False
+        for server in servers or []:
+            if server not in recorded:
+                complete = False
+        if complete:
+            for server_kinds in recorded.values():
+                kinds |= server_kinds
+        else:
+            kinds = set(k for k, _, _ in _render.KINDS)
+        for kind, _, _ in _render.KINDS:
+            if kind == "Deployment" or kind not in kinds or not self.served(kind):
+                continue
+            live.update(self._list_kind(kind, namespace, name))
         return live
+
+    def _list_kind(self, kind, namespace, name):
+        api_version, plural = _KIND_INFO[kind]
+        path = collection_path(api_version, plural, namespace)
+        status, body = self.api.request("GET", path, query=[("labelSelector", _render.owner_selector(name))])
+        if status != 200:
+            raise ApiError("GET", path, status, body)
+        live = {}
+        for item in body.get("items") or []:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", api_version)
+            live[(kind, item["metadata"]["name"])] = item
+        return live
+
+    def _record_kinds(self, desired, live):
+        """desired with the Deployment annotated with the kinds this server owns after this run: the desired ones,
+        and the live ones about to be pruned (so that a prune that fails part-way is found again next time; the
+        next run's record drops them). The caller's list is not changed."""
+        kinds = set(o["kind"] for o in desired) | set(kind for kind, _ in live)
+        out = []
+        for obj in desired:
+            if obj["kind"] == "Deployment":
+                obj = copy.deepcopy(obj)
+                obj["metadata"].setdefault("annotations", {})[KINDS_ANNOTATION] = annotation_of_kinds(kinds)
+            out.append(obj)
+        return out
 
     def _apply(self, obj, live):
         kind, name = key_of(obj)
@@ -397,6 +657,36 @@ class Reconciler:
             raise ApiError("PATCH", path, status, body)
         return status, body
 
+    def _remove_foreign(self, obj, after):
+        """Take back what other managers added to the object (see foreign_fields). Other declarative tools' fields
+        (operation Apply) are left in place, with a warning, unless force_conflicts is set."""
+        kind, name = key_of(obj)
+        ns = obj["metadata"]["namespace"]
+        rules = [r for r in self.ignore if not r.get("kinds") or kind in r["kinds"]]
+        added = foreign_fields(after, obj, rules)
+        if not self.force_conflicts:
+            declarative = [f for f in added if f["operation"] == "Apply"]
+            if declarative:
+                self.warnings.append(
+                    "%s %s/%s: fields another declarative tool added are left in place (force_conflicts: true "
+                    "removes them): %s" % (kind, ns, name, ", ".join('%s (field manager "%s")' % (
+                        f["path"], f["manager"]) for f in declarative)))
+            added = [f for f in added if f["operation"] != "Apply"]
+        if not added:
+            return after
+        self.warnings.append("%s %s/%s: %s fields added outside this collection: %s" % (
+            kind, ns, name, "would remove" if self.check_mode else "removed", ", ".join(
+                '%s (field manager "%s", %s)' % (f["path"], f["manager"], f["operation"]) for f in added)))
+        patch = removal_patch(after, added)
+        if self.check_mode:  # what the object would be: the dry-run apply's answer without those fields
+            return apply_removals(after, patch)
+        path = object_path(kind, ns, name)
+        status, body = self.api.request("PATCH", path, body=patch, query=[("fieldManager", MANAGER)],
+                                        content_type="application/json-patch+json")
+        if status != 200:
+            raise ApiError("PATCH", path, status, body)
+        return body
+
     def _server_side_apply(self, path, obj, query):
         return self.api.request("PATCH", path, body=obj, query=query, content_type="application/apply-patch+yaml")
 
@@ -422,23 +712,65 @@ class Reconciler:
         if status not in (200, 202, 404):
             raise ApiError("DELETE", path, status, body)
 
-    def reconcile(self, name, namespace, desired, prune=True, live=None):
+    def check_namespace(self, namespace):
+        """The namespace exists and is not being deleted (a 403 cannot tell: then the applies will)."""
+        path = "/api/v1/namespaces/%s" % namespace
+        status, body = self.api.request("GET", path)
+        if status == 404:
+            raise ReconcileError("metadata.namespace: the namespace %s does not exist on this cluster; create it first "
+                                 "(this collection does not create namespaces)" % namespace)
+        if status == 200 and (body.get("status") or {}).get("phase") == "Terminating":
+            raise ReconcileError("metadata.namespace: the namespace %s is being deleted" % namespace)
+        if status not in (200, 403):
+            raise ApiError("GET", path, status, body)
+
+    def preflight(self, namespace, desired, live, check_namespace=True):
+        """Everything that depends on the cluster, checked before the first write, so that a refused run writes
+        nothing: every kind served (a Route needs OpenShift), the namespace there (when nothing is there yet), no
+        foreign object in the way, and the API server's verdict (a dry run) on objects holding free-form
+        Kubernetes fields (affinity, update strategy), which the spec's rules do not check."""
+        for obj in desired:
+            if not self.served(obj["kind"]):
+                raise ReconcileError("route.enabled is set but this cluster does not serve %s %s (not OpenShift): use "
+                                     "ingress instead" % (obj["apiVersion"], obj["kind"]) if obj["kind"] == "Route"
+                                     else "this cluster does not serve %s %s" % (obj["apiVersion"], obj["kind"]))
+        if check_namespace and desired and not live:
+            self.check_namespace(namespace)
+        if not self.force_conflicts:
+            for obj in desired:
+                if key_of(obj) not in live:  # one a concurrent run made since our LIST joins the live objects
+                    found = self._refuse_foreign(obj["kind"], namespace, obj["metadata"]["name"],
+                                                 obj["metadata"]["labels"][_render.LABEL_INSTANCE])
+                    if found is not None:
+                        live[key_of(obj)] = found
+        if not self.check_mode:  # in check mode every apply is a dry run anyway
+            for obj in desired:
+                if _free_form(obj):
+                    kind, obj_name = key_of(obj)
+                    path = object_path(kind, namespace, obj_name)
+                    query = [("fieldManager", MANAGER), ("fieldValidation", "Strict"), ("force", "true"),
+                             ("dryRun", "All")]
+                    status, body = self._server_side_apply(path, obj, query)
+                    if status not in (200, 201):
+                        raise ApiError("PATCH (dry run, nothing was written)", path, status, body)
+
+    def reconcile(self, name, namespace, desired, prune=True, live=None, preflight=True):
         """Apply desired (a list of manifests) and prune what this server owns but no longer renders.
-        `live` (from list_owned) saves the listing when the caller already has it.
-        Returns {"changed", "objects", "diff", "revision_before"}."""
+        `live` (from list_owned) saves the listing when the caller already has it; preflight=False when the
+        caller already ran preflight(). Returns {"changed", "objects", "diff", "revision_before"}."""
         if live is None:
-            live = self.list_owned(namespace, name)
+            live = self.list_owned(namespace, name, want=set(o["kind"] for o in desired))
         check_immutable_selectors(desired, live)
+        if preflight:
+            self.preflight(namespace, desired, live)
+        desired = self._record_kinds(desired, live)
         objects, diffs = self.done, []
         for obj in desired:
             kind, obj_name = key_of(obj)
-            if kind == "Route" and self._served.get("Route") is False:
-                raise ReconcileError("route.enabled is set but this cluster does not serve route.openshift.io/v1 "
-                                     "(not OpenShift): use ingress instead")
             before = live.get((kind, obj_name))
-            if before is None and not self.force_conflicts:
-                before = self._refuse_foreign(kind, namespace, obj_name, name)
             status, after = self._apply(obj, before)
+            if before is not None:
+                after = self._remove_foreign(obj, after)
             s_before, s_after = strip(before), strip(after)
             if before is None:  # 200: it existed without our labels (taken over with force_conflicts)
                 action = "created" if status == 201 else "adopted"

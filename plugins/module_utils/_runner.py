@@ -9,10 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec, _status
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _render, _spec, _status, _version
 
-COLLECTION_VERSION = "0.1.0"
-USER_AGENT = "openvino.ovms/%s" % COLLECTION_VERSION
+USER_AGENT = _version.user_agent()  # openvino.ovms/<galaxy.yml's version>, see _version.py
 
 
 def load_src(path):
@@ -20,15 +19,26 @@ def load_src(path):
     import yaml
 
     try:
-        with open(path) as handle:
-            docs = [d for d in yaml.safe_load_all(handle) if d]
+        with open(path, "rb") as handle:
+            data = handle.read()
     except (IOError, OSError) as exc:
         raise _spec.SpecError("src", "cannot read %s: %s" % (path, exc))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _spec.SpecError("src", "%s is not a UTF-8 text file (byte %d): expected a YAML ModelServer manifest"
+                              % (path, exc.start))
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise _spec.SpecError("src", "%s is not valid YAML: %s" % (path, exc))
+    except (ValueError, RecursionError) as exc:  # PyYAML's own limits (e.g. nesting), not YAMLError
+        raise _spec.SpecError("src", "%s cannot be read as YAML: %s" % (path, str(exc)[:200]))
     found = [d for d in docs if isinstance(d, dict) and d.get("kind") == _spec.KIND]
     if len(found) != 1:
-        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d" % (_spec.KIND, path, len(found)))
+        kinds = ", ".join(sorted(set(str(d.get("kind")) if isinstance(d, dict) else type(d).__name__ for d in docs)))
+        raise _spec.SpecError("src", "expected exactly one %s document in %s, found %d (documents: %s)"
+                              % (_spec.KIND, path, len(found), kinds or "none"))
     return found[0]
 
 
@@ -50,14 +60,25 @@ def resolve(params):
     return _render.resolve_input(params.get("name"), params.get("namespace"), options)
 
 
-def run(params, api_client, check_mode=False, want_diff=False):
-    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError."""
-    name, namespace, raw = resolve(params)
-    warnings = []
-    state = params.get("state", "present")
+def _connect(api_client):
+    """The API client; `api_client` may be a function making it, called only once the input is valid (making a
+    client already asks the API server for its version and API groups)."""
+    if callable(api_client):
+        api_client = api_client()
     if hasattr(api_client, "user_agent"):
         api_client.user_agent = USER_AGENT
+    return api_client
+
+
+def run(params, api_client, check_mode=False, want_diff=False):
+    """Do what the module is asked. Raises SpecError (bad input, before any request) or ReconcileError.
+    api_client: a kubernetes ApiClient, or a function returning one (called after validation)."""
+    name, namespace, raw = resolve(params)
+    _spec.check_identity(name, namespace)  # every state: they end up in request paths and label selectors
+    warnings = []
+    state = params.get("state", "present")
     if state == "rollback" and params.get("revision"):
+        api_client = _connect(api_client)
         api = _reconcile.Api(api_client)
         restored = _status.rollback(api, namespace, name, params["revision"], check_mode=check_mode)
         result = {"changed": True, "rolled_back": restored, "service": None, "warnings": [], "name": name,
@@ -69,15 +90,14 @@ def run(params, api_client, check_mode=False, want_diff=False):
             result["diff"] = []
         return result
     if state in ("absent", "rollback"):  # rolling back a first deployment removes it
-        _spec.check_name("metadata.name", name)
         desired, info = [], None
     else:
         spec, warnings = _spec.normalize(name, namespace, raw)
         desired = _render.render(name, namespace, spec)
         info = _render.service_info(name, namespace, spec)
-    api = _reconcile.Api(api_client)
+    api = _reconcile.Api(_connect(api_client))
     rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
-                                want_diff=want_diff)
+                                want_diff=want_diff, ignore=params.get("ignore_differences"))
     result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
     if state == "rollback":
         result["rolled_back"] = "the model server did not exist before: deleted every object it owned (%s)" % (
@@ -101,53 +121,78 @@ def _plan_fleet(params):
                 raise _spec.SpecError("metadata.name", "%s/%s is listed twice" % (namespace, name))
             seen.add((namespace, name))
             if params.get("state", "present") == "absent":
-                _spec.check_name("metadata.name", name)
-                plans.append((name, namespace, [], None, []))
+                plans.append((name, namespace, [], None, []))  # from_manifest checked name and namespace
                 continue
             spec, warnings = _spec.normalize(name, namespace, raw)
         except _spec.SpecError as exc:
-            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), str(exc).split(": ", 1)[1])
+            raise _spec.SpecError("servers[%d].%s" % (i, exc.path), exc.message)
         plans.append((name, namespace, _render.render(name, namespace, spec), _render.service_info(name, namespace, spec),
                       ["%s/%s: %s" % (namespace, name, w) for w in warnings]))
     return plans
 
 
 def run_fleet(params, api_client, check_mode=False, want_diff=False):
-    """Many model servers in one call: one LIST per kind and namespace for all of them, then their applies (or
+    """Many model servers in one call: one LIST per kind (that they own or are given) and namespace for all of them, then their applies (or
     dry runs) concurrently. Returns {"changed", "results": [per server], "warnings", "api_requests"}."""
     from concurrent.futures import ThreadPoolExecutor
 
     plans = _plan_fleet(params)
-    if hasattr(api_client, "user_agent"):
-        api_client.user_agent = USER_AGENT
-    api = _reconcile.Api(api_client)
+    try:
+        api = _reconcile.Api(_connect(api_client))
+    except _client.Unreachable as exc:  # the API server is gone from the start: every server is reported
+        return _fleet_result([_not_attempted(p, exc) for p in plans], None)
     lister = _reconcile.Reconciler(api)
     live_by_namespace, listing_failed = {}, {}
     for ns in sorted(set(p[1] for p in plans)):
+        # the Deployments of the namespace, then only the kinds its servers record or are given now
+        in_ns = [p for p in plans if p[1] == ns]
         try:
-            live_by_namespace[ns] = lister.list_owned(ns)
-        except _reconcile.ReconcileError as exc:  # its servers are reported, the other namespaces still done
+            live_by_namespace[ns] = lister.list_owned(ns, want=set(o["kind"] for p in in_ns for o in p[2]),
+                                                      servers=[p[0] for p in in_ns])
+        except _reconcile.ReconcileError as exc:  # (a 403, the API server gone): its servers are reported as not
+            # attempted, the other namespaces are still done
             listing_failed[ns] = exc
+            continue
+        if not live_by_namespace[ns] and any(p[2] for p in plans if p[1] == ns):
+            lister.check_namespace(ns)
+
+    def reconciler():
+        rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
+                                    want_diff=want_diff, ignore=params.get("ignore_differences"))
+        rec._served = lister._served
+        return rec
+
+    def live_of(name, namespace):
+        return dict((k, v) for k, v in live_by_namespace[namespace].items()
+                    if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
+
+    def check(plan):
+        name, namespace, desired = plan[:3]
+        if namespace in listing_failed:
+            return None
+        try:
+            reconciler().preflight(namespace, desired, live_of(name, namespace), check_namespace=False)
+        except _reconcile.TransientError:
+            return None  # the API server went away: reported per server as not attempted
+        except _reconcile.ReconcileError as exc:
+            return "%s/%s: %s" % (namespace, name, exc)
+        return None
 
     def one(plan):
         name, namespace, desired, info, warnings = plan
-        rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
-                                    want_diff=want_diff)
-        rec._served = lister._served
-        failed = {"name": name, "namespace": namespace, "failed": True, "objects": [], "changed": False,
-                  "warnings": warnings}
         if namespace in listing_failed:
-            return dict(failed, outcome="not attempted", msg="not attempted: %s" % listing_failed[namespace])
+            return _not_attempted(plan, listing_failed[namespace])
         if api.gone:
-            return dict(failed, outcome="not attempted", msg="not attempted: the Kubernetes API server is gone (%s)"
-                        % api.gone)
-        live = dict((k, v) for k, v in live_by_namespace[namespace].items()
-                    if v["metadata"].get("labels", {}).get(_render.LABEL_INSTANCE) == name)
+            return _not_attempted(plan, "the Kubernetes API server is gone (%s)" % api.gone)
+        rec = reconciler()
+        live = live_of(name, namespace)
         try:
-            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live)
+            result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired, live=live,
+                                   preflight=False)
         except _reconcile.ReconcileError as exc:
-            return dict(failed, outcome="failed", msg=str(exc), objects=rec.done,
-                        changed=any(o["action"] != "unchanged" for o in rec.done), warnings=warnings + rec.warnings)
+            return {"name": name, "namespace": namespace, "failed": True, "outcome": "failed", "msg": str(exc),
+                    "objects": rec.done, "changed": any(o["action"] != "unchanged" for o in rec.done),
+                    "warnings": warnings + rec.warnings}
         outcome = "checked" if check_mode else "applied"
         result.update(name=name, namespace=namespace, service=info, warnings=warnings + rec.warnings, outcome=outcome)
         if not want_diff:
@@ -155,8 +200,24 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, params.get("parallel") or 8)) as pool:
+        # Every server's cluster-dependent checks before any server's first write: a refused fleet writes nothing.
+        refused = [r for r in pool.map(check, plans) if r]
+        if refused:
+            raise _reconcile.ReconcileError("nothing was changed: %d of %d model servers cannot be applied: %s"
+                                            % (len(refused), len(plans), "; ".join(refused)))
         results = list(pool.map(one, plans))
+    return _fleet_result(results, api)
+
+
+def _not_attempted(plan, why):
+    """A fleet server's result when no request was sent for it."""
+    name, namespace, warnings = plan[0], plan[1], plan[4]
+    return {"name": name, "namespace": namespace, "failed": True, "outcome": "not attempted", "objects": [],
+            "changed": False, "msg": "not attempted: %s" % why, "warnings": warnings}
+
+
+def _fleet_result(results, api):
     warnings = [w for r in results for w in r.pop("warnings")]
     return {"changed": any(r["changed"] for r in results), "results": results, "warnings": warnings,
             "failed_servers": ["%s/%s" % (r["namespace"], r["name"]) for r in results if r.get("failed")],
-            "api_requests": api.summary()}
+            "api_requests": api.summary() if api else {"total": 0, "writes": 0, "by_verb": {}, "retries": 0}}

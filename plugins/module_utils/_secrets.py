@@ -34,6 +34,8 @@ def _words(key):
 
 def looks_like_credential(key):
     """True for a key that by its name holds a credential (known credential fields included)."""
+    if not isinstance(key, str):  # a number or None is no name (and str() of a huge int raises)
+        return False
     if key in CREDENTIAL_KEYS:
         return True
     words = _words(key)
@@ -59,7 +61,9 @@ def distance(a, b):
 
 def closest_credential_key(key):
     """The known credential key within a small edit distance of key, or None."""
-    key = str(key).lower()
+    if not isinstance(key, str):
+        return None
+    key = key.lower()
     near = [k for k in CREDENTIAL_KEYS if abs(len(k) - len(key)) <= _MAX_DISTANCE]  # a cheap bound first
     scored = sorted((distance(key, k), k) for k in near)
     return scored[0][1] if scored and scored[0][0] <= _MAX_DISTANCE else None
@@ -76,17 +80,22 @@ def unknown_credential(key):
             % (" (did you mean %s?)" % near if near else "", ", ".join(CREDENTIAL_KEYS)))
 
 
-def _scalars(value):
+def _scalars(value, depth=0):
+    if depth > 100:
+        return
     if isinstance(value, dict):
         for v in value.values():
-            for s in _scalars(v):
+            for s in _scalars(v, depth + 1):
                 yield s
     elif isinstance(value, (list, tuple)):
         for v in value:
-            for s in _scalars(v):
+            for s in _scalars(v, depth + 1):
                 yield s
     elif value is not None and not isinstance(value, bool):
-        yield str(value)
+        try:
+            yield str(value)
+        except ValueError:  # an int too large to print (Python's limit): nothing prints it either
+            pass
 
 
 def credential_values(data, plain_keys=(), _depth=0):

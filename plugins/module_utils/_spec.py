@@ -41,6 +41,7 @@ class SpecError(ValueError):
 
     def __init__(self, path, message):
         self.path = path
+        self.message = message
         super(SpecError, self).__init__("%s: %s" % (path, message))
 
 
@@ -194,7 +195,7 @@ FIELDS = {
                          "enabled": F("bool", False, desc="Create the HorizontalPodAutoscaler."),
                          "min_replicas": F("int", 1, min=1, desc="Minimum replicas."),
                          "max_replicas": F("int", min=1, desc="Maximum replicas (required when enabled)."),
-                         "target_cpu_utilization": F("int", min=1, max=1000,
+                         "target_cpu_utilization": F("int", min=1,
                                                      desc="Target average CPU utilisation, in percent of requests."),
                          "pod_metrics": F("list", elements="dict",
                                           desc="Per-pod metrics to average, each C(name) (for example "
@@ -243,15 +244,34 @@ GROUP_ABSENT_DEFAULTS = {
 }
 
 # --- names and formats -------------------------------------------------------------------------------
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+# Every pattern ends in \Z, not $: "$" would also match before a trailing newline.
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?\Z")
+QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,3}|[KMGTPE]i|[numkMGTPE])?\Z")
 QUALIFIED_RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+)/"
-                                r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_DIM = r"\s*(-1|[0-9]+|[0-9]+:[0-9]+)\s*"
-SHAPE_DIMS = re.compile(r"^\s*[\(\[]%s(,%s)*[\)\]]\s*$" % (_DIM, _DIM))
-INT_OR_PERCENT = re.compile(r"^([0-9]+|[0-9]+%)$")
+                                r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
+QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+# OVMS's own shape syntax (ovms::Shape::fromString): "(" dims ")", each dim -1, N > 0 or a range N:M with 0 < N < M.
+_DIM = r"\s*(-1|[0-9]+|[0-9]+\s*:\s*[0-9]+)\s*"
+SHAPE_DIMS = re.compile(r"^\(%s(,%s)*\)\Z" % (_DIM, _DIM))
+# OVMS's layout syntax (ovms::LayoutConfiguration::fromString): letters NCHWD, "?" and "...", optionally
+# "<tensor layout>:<model layout>"; case-insensitive, spaces ignored.
+_LAYOUT = r"([NCHWD?]|\.\.\.)+"
+LAYOUT = re.compile(r"^%s(:%s)?\Z" % (_LAYOUT, _LAYOUT), re.IGNORECASE)
+INT_OR_PERCENT = re.compile(r"^([0-9]{1,10}|[0-9]{1,3}%)\Z")
+# A container image reference (the grammar of github.com/distribution/reference).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_DOMAIN = r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*" \
+          r"|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+IMAGE_REFERENCE = re.compile(r"^(?:%s/)?%s(?:/%s)*(?::[\w][\w.-]{0,127})?"
+                             r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?\Z"
+                             % (_DOMAIN, _PATH_COMPONENT, _PATH_COMPONENT))
+INT32_MAX = 2 ** 31 - 1  # Kubernetes' integer fields (replicas, probe thresholds, HPA bounds, user IDs) are int32
+# OVMS's own bounds where they are narrower than its uint32 flags (ovms::Config::validate).
+MAX_REST_WORKERS = 10000
+ANNOTATIONS_MAX_BYTES = 256 * 1024
 
 
 def object_name(name, spec=None):
@@ -263,24 +283,88 @@ def object_name(name, spec=None):
 
 def check_name(path, value, pattern=DNS1123_SUBDOMAIN, max_len=253, what="a DNS-1123 subdomain"):
     if not isinstance(value, str) or not value:
-        raise SpecError(path, "expected a non-empty string")
+        raise SpecError(path, "expected a non-empty string, got %s" % _describe(value))
     if len(value) > max_len or not pattern.match(value):
         raise SpecError(path, "%r is not a valid name: expected %s of at most %d characters "
-                              "(lower case letters, digits and '-')" % (value, what, max_len))
+                              "(lower case letters, digits and '-')" % (_clip(value), what, max_len))
+
+
+def check_identity(name, namespace):
+    """metadata.name and metadata.namespace, as the API server checks them (also for state absent and rollback:
+    they end up in request paths and label selectors). The name is also the value of the instance label."""
+    check_name("metadata.name", name, DNS1123_SUBDOMAIN, 63, "a DNS-1123 subdomain (it is also a label value)")
+    check_name("metadata.namespace", namespace, DNS1123_LABEL, 63, "a DNS-1123 label")
+
+
+def _int_text(value):
+    """An integer for a message; a huge one (Python refuses to print more than 4300 digits) by its size."""
+    if value.bit_length() > 200:
+        return "an integer of about %d digits" % int(value.bit_length() * 0.30103)
+    return "%d" % value
+
+
+def _clip(value, n=80):
+    return value if len(value) <= n else value[:n] + "..."
+
+
+def _describe(value):
+    if isinstance(value, str):
+        return repr(_clip(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _int_text(value)
+    if isinstance(value, (bool, float)) or value is None:
+        return repr(value)
+    return "a %s" % {"dict": "mapping", "list": "list"}.get(type(value).__name__, type(value).__name__)
 
 
 def check_shape(path, value):
-    if value.strip() == "auto" or SHAPE_DIMS.match(value):
+    """OVMS's --shape: auto, (1,3,224,224) with -1 and N:M ranges, or a JSON object of such per input."""
+    if value == "auto" or _shape_dims_ok(value):
         return
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = None
+    parsed = None
+    if value.startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            parsed = None
     if isinstance(parsed, dict) and parsed and all(
-            isinstance(v, str) and (v.strip() == "auto" or SHAPE_DIMS.match(v)) for v in parsed.values()):
+            isinstance(v, str) and (v == "auto" or _shape_dims_ok(v)) for v in parsed.values()):
         return
-    raise SpecError(path, "%r is not a shape: expected auto, (1,3,224,224), [1,3,-1:2,224] or a JSON object "
-                          "mapping input names to such shapes" % value)
+    raise SpecError(path, "%r is not a shape OVMS can parse: expected auto, (1,3,224,224) (a dimension may be -1 "
+                          "or a range such as 1:8) or a JSON object mapping input names to such shapes, for example "
+                          '{"data": "(1,3,224,224)"}' % _clip(value))
+
+
+def _shape_dims_ok(value):
+    if not SHAPE_DIMS.match(value):
+        return False
+    for dim in value.strip()[1:-1].split(","):
+        parts = [p.strip() for p in dim.split(":")]
+        if len(parts) == 2:
+            lo, hi = int(parts[0]), int(parts[1])
+            if not 0 < lo < hi <= INT32_MAX:
+                return False
+        elif parts[0] != "-1" and not 0 < int(parts[0]) <= INT32_MAX:
+            return False
+    return True
+
+
+def check_layout(path, value):
+    """OVMS's --layout: NHWC, NHWC:NCHW (tensor:model), N..., or a JSON object of such per input."""
+    if LAYOUT.match(value.replace(" ", "")):
+        return
+    parsed = None
+    if value.startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            parsed = None
+    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) and LAYOUT.match(v.replace(" ", ""))
+                                                   for v in parsed.values()):
+        return
+    raise SpecError(path, "%r is not a layout OVMS can parse: expected letters N, C, H, W, D, ? and ... such as "
+                          "NHWC, or <tensor layout>:<model layout> such as NHWC:NCHW, or a JSON object mapping input "
+                          'names to layouts, for example {"data": "NHWC:NCHW"}' % _clip(value))
 
 
 # --- coercion ----------------------------------------------------------------------------------------
@@ -288,58 +372,107 @@ _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
 
+def _check_text(path, value):
+    """Text the API server and OVMS can carry: valid Unicode (no lone surrogates), no NUL character."""
+    try:
+        value.encode("utf-8")
+    except UnicodeError:
+        raise SpecError(path, "%r is not valid Unicode text" % _clip(value))
+    if "\x00" in value:
+        raise SpecError(path, "contains a NUL character, which no process argument or environment value can hold")
+
+
+def check_json(path, value, depth=0):
+    """A JSON value as the API server and OVMS read it: mappings with string keys, finite numbers, valid text."""
+    if depth > 64:
+        raise SpecError(path, "nested more than 64 levels deep")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise SpecError(path, "expected string keys, got the key %s" % _describe(k))
+            _check_text("%s.%s" % (path, k), k)
+            check_json("%s.%s" % (path, k), v, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_json("%s[%d]" % (path, i), v, depth + 1)
+    elif isinstance(value, str):
+        _check_text(path, value)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SpecError(path, "expected a finite number, got %r" % value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 2 ** 63:
+            raise SpecError(path, "%s does not fit in a 64-bit integer" % _int_text(value))
+    elif not isinstance(value, bool) and value is not None:
+        raise SpecError(path, "expected a JSON value (mapping, list, string, number, boolean), got %s"
+                        % _describe(value))
+
+
 def _coerce(path, field, value):
     t = field["type"]
     if t in ("str", "quantity", "shape", "json"):
         if isinstance(value, bool):
             raise SpecError(path, "expected a string, got a boolean")
+        if isinstance(value, float) and t != "json" and value.is_integer() and abs(value) < 2 ** 53:
+            value = int(value)
         if isinstance(value, (int, float)) and t != "json":
+            if isinstance(value, int) and value.bit_length() > 200:
+                raise SpecError(path, "expected a string, got %s" % _int_text(value))
             value = str(value)
         if t == "json" and isinstance(value, dict):
-            return value
+            check_json(path, value)
+            return copy.deepcopy(value)
         if not isinstance(value, str):
-            raise SpecError(path, "expected a string, got %s" % type(value).__name__)
+            raise SpecError(path, "expected a string, got %s" % _describe(value))
+        _check_text(path, value)
         if t == "quantity" and not QUANTITY.match(value):
-            raise SpecError(path, "%r is not a Kubernetes quantity (for example 2, 500m, 4Gi)" % value)
+            raise SpecError(path, "%r is not a Kubernetes quantity (for example 2, 500m, 4Gi)" % _clip(value))
         if t == "shape":
             check_shape(path, value)
         if t == "json":
             try:
                 value = json.loads(value)
-            except ValueError as exc:
-                raise SpecError(path, "expected a JSON object in a string, could not parse %r: %s" % (value, exc))
+            except (ValueError, RecursionError) as exc:
+                raise SpecError(path, "expected a JSON object in a string, could not parse %r: %s"
+                                % (_clip(value), str(exc)[:200]))
             if not isinstance(value, dict):
                 raise SpecError(path, "expected a JSON object, got %s" % type(value).__name__)
+            check_json(path, value)
         if field["choices"] and value not in field["choices"]:
-            raise SpecError(path, "expected one of %s, got %r" % (", ".join(field["choices"]), value))
+            raise SpecError(path, "expected one of %s, got %r" % (", ".join(field["choices"]), _clip(value)))
         return value
     if t in ("int", "port"):
         if isinstance(value, bool):
             raise SpecError(path, "expected an integer, got a boolean")
-        if isinstance(value, str) and re.match(r"^-?[0-9]+$", value.strip()):
+        if isinstance(value, str) and re.match(r"^\s*-?[0-9]{1,30}\s*\Z", value):
+            value = int(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 63:
             value = int(value)
         if not isinstance(value, int):
-            raise SpecError(path, "expected an integer, got %r" % (value,))
-        lo, hi = (1, 65535) if t == "port" else (field["min"], field["max"])
+            raise SpecError(path, "expected an integer, got %s" % _describe(value))
+        # Without an explicit bound, Kubernetes' int32 (and OVMS's uint32 flags) cap every integer.
+        lo, hi = (1, 65535) if t == "port" else (field["min"], INT32_MAX if field["max"] is None else field["max"])
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             if t == "port":
-                raise SpecError(path, "expected a port number from 1 to 65535, got %d" % value)
-            bound = "at least %d" % lo if hi is None else "from %d to %d" % (lo, hi)
-            raise SpecError(path, "expected an integer %s, got %d" % (bound, value))
+                raise SpecError(path, "expected a port number from 1 to 65535, got %s" % _int_text(value))
+            bound = "at least %d" % lo if lo is not None and value < lo else "at most %d" % hi
+            raise SpecError(path, "expected an integer %s, got %s" % (bound, _int_text(value)))
         return value
     if t == "bool":
         if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
             return value.lower() in _TRUE
         if not isinstance(value, bool):
-            raise SpecError(path, "expected a boolean, got %r" % (value,))
+            raise SpecError(path, "expected a boolean, got %s" % _describe(value))
         return value
     if t == "dict":
         if not isinstance(value, dict):
             raise SpecError(path, "expected an object (mapping), got %s" % type(value).__name__)
+        check_json(path, value)
         return copy.deepcopy(value)
     if t == "list":
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise SpecError(path, "expected a list of objects")
+            raise SpecError(path, "expected a list of objects (mappings), got %s" % _describe(value))
+        check_json(path, value)
         return copy.deepcopy(value)
     raise AssertionError("unknown field type %s" % t)
 
@@ -430,8 +563,7 @@ def normalize(name, namespace, spec):
     Returns (spec, warnings). Raises SpecError naming the first bad field. Nothing here talks to a cluster.
     """
     warnings = []
-    check_name("metadata.name", name, DNS1123_SUBDOMAIN, 253)
-    check_name("metadata.namespace", namespace, DNS1123_LABEL, 63, "a DNS-1123 label")
+    check_identity(name, namespace)
     if len(name) > _chart.MAX_RELEASE_NAME:
         raise SpecError("metadata.name", "%r has %d characters; the operator cannot deploy a name longer than %d "
                                          "(its Helm release name), and neither does this collection: use a shorter "
@@ -445,6 +577,7 @@ def normalize(name, namespace, spec):
         raise SpecError(field, "the Deployment and Service name %r derived from it must be a DNS-1035 label of at "
                                "most 63 characters (start with a letter; lower case letters, digits, '-')" % svc)
     _check_consistency(out, warnings)
+    check_api_rules(name, out)
     return out, warnings
 
 
@@ -485,24 +618,14 @@ def _check_consistency(s, warnings):
         if not ms["single_model_mode"]:
             raise SpecError("spec.models_settings.is_stateful", "applies to single-model mode only")
 
-    for kind in ("limits", "requests"):
-        dev = dp["resources"][kind]["xpu_device"]
-        if dev and not QUALIFIED_RESOURCE.match(dev):
-            raise SpecError("spec.deployment_parameters.resources.%s.xpu_device" % kind,
-                            "%r is not an extended resource name: expected domain/name, for example "
-                            "gpu.intel.com/i915" % dev)
     if ms["config_configmap_name"]:  # mounted at /config in either mode
         check_name("spec.models_settings.config_configmap_name", ms["config_configmap_name"])
     for key in ("extra_envs_secret", "extra_envs_configmap"):
         if dp[key]:
             check_name("spec.deployment_parameters." + key, dp[key])
-    for key in ("pod_labels", "pod_annotations"):
-        for k, v in (dp[key] or {}).items():
-            if not isinstance(v, str):
-                raise SpecError("spec.deployment_parameters.%s.%s" % (key, k), "expected a string value, got %r" % (v,))
 
     for key in ("runAsUser", "runAsGroup"):
-        if rep[key] is not None and not re.match(r"^[0-9]+$", rep[key]):
+        if rep[key] is not None and not re.match(r"^[0-9]+\Z", rep[key]):
             raise SpecError("spec.models_repository." + key, "expected a numeric ID, got %r" % rep[key])
     if rep["models_host_path"] and not rep["models_host_path"].startswith("/"):
         raise SpecError("spec.models_repository.models_host_path", "expected an absolute path")
@@ -510,7 +633,7 @@ def _check_consistency(s, warnings):
         if rep[key]:
             check_name("spec.models_repository." + key, rep[key])
 
-    if ms["batch_size"] is not None and not re.match(r"^(auto|[1-9][0-9]*)$", ms["batch_size"]):
+    if ms["batch_size"] is not None and not _batch_ok(ms["batch_size"]):
         raise SpecError("spec.models_settings.batch_size", "expected auto or a positive integer, got %r"
                         % ms["batch_size"])
 
@@ -543,10 +666,6 @@ def _check_consistency(s, warnings):
             raise SpecError("spec.pod_disruption_budget." + given[0], "expected a number or a percentage, got %r"
                             % pdb[given[0]])
 
-    for key in ("ingress", "route"):
-        host = s[key]["host"]
-        if host:
-            check_name("spec.%s.host" % key, host)
     if s["ingress"]["enabled"] and s["ingress"]["tls_secret_name"] and not s["ingress"]["host"]:
         raise SpecError("spec.ingress.host", "required with tls_secret_name")
 
@@ -560,12 +679,232 @@ def _check_consistency(s, warnings):
         warnings.append("image %s is not pinned to a release: a re-run may deploy a different OVMS" % s["image_name"])
 
 
+# --- what the API server and OVMS would refuse, checked before any request ------------------------------
+# Each rule names the field, the value and what is accepted; docs/validation.md lists them all.
+_INGRESS_BAD_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
+_INGRESS_BAD_SUFFIXES = ("/..", "/.")
+_VERSION_POLICIES = ("all", "latest", "specific")
+
+
+def check_label_key(path, key, what="label"):
+    """A label or annotation key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63
+    characters (letters, digits, '-', '_', '.'; alphanumeric at both ends)."""
+    if not isinstance(key, str) or not key:
+        raise SpecError(path, "expected a non-empty string as %s key, got %s" % (what, _describe(key)))
+    prefix, _, rest = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+        raise SpecError(path, "%r is not a valid %s key: its prefix before '/' must be a DNS-1123 subdomain "
+                              "(lower case letters, digits, '-' and '.'), for example example.com/team"
+                        % (_clip(key), what))
+    if not rest or len(rest) > 63 or not QUALIFIED_NAME.match(rest):
+        raise SpecError(path, "%r is not a valid %s key: expected [prefix/]name, the name at most 63 characters "
+                              "(letters, digits, '-', '_', '.'; starting and ending with a letter or digit)"
+                        % (_clip(key), what))
+
+
+def check_annotations(path, annotations):
+    total = 0
+    for k, v in (annotations or {}).items():
+        check_label_key("%s.%s" % (path, k), k, "annotation")
+        if not isinstance(v, str):
+            raise SpecError("%s.%s" % (path, k), "expected a string value, got %s (quote it)" % _describe(v))
+        total += len(k.encode("utf-8")) + len(v.encode("utf-8"))
+    if total > ANNOTATIONS_MAX_BYTES:
+        raise SpecError(path, "the annotations take %d bytes; Kubernetes allows at most %d" % (
+            total, ANNOTATIONS_MAX_BYTES))
+
+
+def parse_quantity(text):
+    """A Kubernetes quantity (already matched by QUANTITY) as a Decimal, in base units."""
+    from decimal import Decimal
+
+    m = QUANTITY.match(text)
+    number, suffix = m.group(1), m.group(3) or ""
+    value = Decimal(number)
+    if suffix[:1] in ("e", "E"):
+        return value.scaleb(int(suffix[1:]))
+    binary = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+    decimal = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+    if suffix in binary:
+        return value * (2 ** binary[suffix])
+    return value.scaleb(decimal[suffix])
+
+
+def _check_resources(dp):
+    base = "spec.deployment_parameters.resources"
+    res = dp["resources"]
+    for kind in ("limits", "requests"):
+        dev = res[kind]["xpu_device"]
+        if dev is None:
+            continue
+        p = "%s.%s.xpu_device" % (base, kind)
+        if not QUALIFIED_RESOURCE.match(dev) or len(dev.split("/")[0]) > 253 or len(dev.split("/")[1]) > 63:
+            raise SpecError(p, "%r is not an extended resource name: expected domain/name, for example "
+                               "gpu.intel.com/i915" % _clip(dev))
+        if "kubernetes.io/" in dev:
+            raise SpecError(p, "%r is in the kubernetes.io domain, which is reserved for Kubernetes' own resources: "
+                               "use the device plugin's name, for example gpu.intel.com/i915" % dev)
+        qty = res[kind]["xpu_device_quantity"]
+        if qty is None or parse_quantity(qty) != parse_quantity(qty).to_integral_value():
+            raise SpecError("%s.%s.xpu_device_quantity" % (base, kind),
+                            "expected a whole number for the extended resource %s, got %r" % (dev, qty))
+    req, lim = res["requests"], res["limits"]
+    if req["xpu_device"]:
+        if req["xpu_device"] != lim["xpu_device"]:
+            raise SpecError(base + ".limits.xpu_device",
+                            "Kubernetes needs a limit for the extended resource %s requested in requests.xpu_device: "
+                            "set limits.xpu_device to %s too (or give it in limits only)" % (req["xpu_device"],
+                                                                                             req["xpu_device"]))
+        if parse_quantity(req["xpu_device_quantity"]) != parse_quantity(lim["xpu_device_quantity"]):
+            raise SpecError(base + ".requests.xpu_device_quantity",
+                            "an extended resource's request must equal its limit (%s), got %s"
+                            % (lim["xpu_device_quantity"], req["xpu_device_quantity"]))
+    for key in ("cpu", "memory"):
+        if req[key] and lim[key] and parse_quantity(req[key]) > parse_quantity(lim[key]):
+            raise SpecError("%s.requests.%s" % (base, key), "the request %s is above the limit %s: expected at most "
+                                                            "the limit" % (req[key], lim[key]))
+
+
+def _check_host(path, host, wildcard):
+    import ipaddress
+
+    name = host[2:] if wildcard and host.startswith("*.") else host
+    check_name(path, name, DNS1123_SUBDOMAIN, 253, "a DNS name (a DNS-1123 subdomain%s)" % (
+        ", optionally starting with *." if wildcard else ""))
+    if any(len(label) > 63 for label in name.split(".")):
+        raise SpecError(path, "%r has a part longer than 63 characters" % host)
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return
+    raise SpecError(path, "%r is an IP address: expected a DNS name" % host)
+
+
+def _check_version_policy(path, policy):
+    if len(policy) != 1 or next(iter(policy)) not in _VERSION_POLICIES:
+        raise SpecError(path, "OVMS expects exactly one of %s, for example {\"latest\": {\"num_versions\": 1}}, "
+                              "got the keys %s" % (", ".join(_VERSION_POLICIES), ", ".join(sorted(map(str, policy)))
+                                                   or "none"))
+    value = next(iter(policy.values()))
+    if not isinstance(value, dict):
+        raise SpecError(path, "expected an object under %s, got %s" % (next(iter(policy)), _describe(value)))
+
+
+def _check_device(path, device):
+    if device is not None and (not device.strip() or device != device.strip() or " " in device):
+        raise SpecError(path, "%r is not a device OVMS can use: expected for example CPU, GPU, NPU, AUTO or "
+                              "HETERO:GPU,CPU (no spaces)" % device)
+
+
+def _batch_ok(value):
+    """OVMS's batch_size: auto or a positive int32."""
+    return value == "auto" or bool(re.match(r"^[1-9][0-9]{0,9}\Z", value)) and int(value) <= INT32_MAX
+
+
+def check_api_rules(name, s):
+    """What Kubernetes or OVMS would refuse in a normalized spec, with the field that causes it."""
+    from ansible_collections.openvino.ovms.plugins.module_utils import _render  # _render imports this module
+
+    dp, ms, rep, srv = s["deployment_parameters"], s["models_settings"], s["models_repository"], s["server_settings"]
+    image = s["image_name"]
+    if not isinstance(image, str) or len(image) > 255 or not IMAGE_REFERENCE.match(image):
+        raise SpecError("spec.image_name", "%r is not an image reference: expected [registry/]repository[:tag]"
+                                           "[@digest] in lower case, without spaces, for example %s"
+                        % (_clip(image or ""), DEFAULT_IMAGE))
+    if ms["single_model_mode"]:
+        _check_device("spec.models_settings.target_device", ms["target_device"])
+        if ms["layout"]:
+            check_layout("spec.models_settings.layout", ms["layout"])
+        if ms["model_version_policy"]:
+            _check_version_policy("spec.models_settings.model_version_policy", ms["model_version_policy"])
+    for i, m in enumerate(ms["models"] or []):
+        p = "spec.models_settings.models[%d]" % i
+        _check_device(p + ".target_device", m.get("target_device"))
+        if m.get("layout"):
+            check_layout(p + ".layout", m["layout"])
+        if m.get("model_version_policy"):
+            _check_version_policy(p + ".model_version_policy", m["model_version_policy"])
+    if srv["rest_workers"] and not 2 <= srv["rest_workers"] <= MAX_REST_WORKERS:
+        raise SpecError("spec.server_settings.rest_workers", "OVMS accepts from 2 to %d REST workers, got %d"
+                        % (MAX_REST_WORKERS, srv["rest_workers"]))
+    if dp["startup_timeout_seconds"] is not None and dp["startup_timeout_seconds"] > INT32_MAX:
+        raise SpecError("spec.deployment_parameters.startup_timeout_seconds", "expected at most %d seconds, got %d"
+                        % (INT32_MAX, dp["startup_timeout_seconds"]))
+
+    _check_resources(dp)
+    # the labels the Deployment selects its pods by (the chart's), and ours that find a server's pods by name
+    selector = _chart.deployment_selector(name, object_name(name, s))
+    from ansible_collections.openvino.ovms.plugins.module_utils import _render  # imports this module
+
+    selector.update(_render.instance_labels(name))
+    for k, v in (dp["pod_labels"] or {}).items():
+        p = "spec.deployment_parameters.pod_labels.%s" % k
+        check_label_key(p, k)
+        if not isinstance(v, str):
+            raise SpecError(p, "expected a string value, got %s (quote it)" % _describe(v))
+        if len(v) > 63 or not LABEL_VALUE.match(v):
+            raise SpecError(p, "%r is not a valid label value: expected at most 63 characters (letters, digits, '-', "
+                               "'_', '.'; starting and ending with a letter or digit) or an empty string" % _clip(v))
+        if k in selector and selector[k] != v:
+            raise SpecError(p, "the Deployment selects its pods by %s=%s, so this label cannot be changed: remove it"
+                            % (k, selector[k]))
+    check_annotations("spec.deployment_parameters.pod_annotations", dp["pod_annotations"])
+    for key in ("runAsUser", "runAsGroup"):
+        if rep[key] is not None and re.match(r"^[0-9]{1,30}\Z", rep[key]) and int(rep[key]) > INT32_MAX:
+            raise SpecError("spec.models_repository." + key, "expected a numeric ID from 0 to %d, got %s"
+                            % (INT32_MAX, rep[key]))
+    host_path = rep["models_host_path"]
+    if host_path and ".." in host_path.split("/"):
+        raise SpecError("spec.models_repository.models_host_path", "%r contains '..': Kubernetes refuses host paths "
+                                                                  "with back-steps" % host_path)
+
+    hpa = s["autoscaling"]
+    if hpa["enabled"]:
+        for i, m in enumerate(hpa["pod_metrics"] or []):
+            p = "spec.autoscaling.pod_metrics[%d]" % i
+            if m["name"] in (".", "..") or "/" in m["name"] or "%" in m["name"]:
+                raise SpecError(p + ".name", "%r is not a metric name Kubernetes accepts: no '/', no '%%', not . or .."
+                                % m["name"])
+            if parse_quantity(m["target_average_value"]) <= 0:
+                raise SpecError(p + ".target_average_value", "expected a positive quantity, got %s"
+                                % m["target_average_value"])
+    pdb = s["pod_disruption_budget"]
+    if pdb["enabled"]:
+        for key in ("min_available", "max_unavailable"):
+            v = pdb[key]
+            if v is not None and INT_OR_PERCENT.match(v) and (int(v.rstrip("%")) > (100 if v.endswith("%")
+                                                                                      else INT32_MAX)):
+                raise SpecError("spec.pod_disruption_budget." + key,
+                                "expected a number up to %d or a percentage up to 100%%, got %s" % (INT32_MAX, v))
+
+    ing = s["ingress"]
+    if ing["enabled"]:
+        path = ing["path"]
+        if not path or not path.startswith("/"):
+            raise SpecError("spec.ingress.path", "%r is not an absolute path: expected it to start with /, for "
+                                                 "example /v2" % (path or ""))
+        bad = [q for q in _INGRESS_BAD_SEQUENCES if q in path] + [q for q in _INGRESS_BAD_SUFFIXES if path.endswith(q)]
+        if bad:
+            raise SpecError("spec.ingress.path", "%r contains %r, which Kubernetes refuses in an Ingress path"
+                            % (path, bad[0]))
+        if ing["class_name"]:
+            check_name("spec.ingress.class_name", ing["class_name"], DNS1123_SUBDOMAIN, 253,
+                       "an IngressClass name (a DNS-1123 subdomain)")
+        if ing["host"]:
+            _check_host("spec.ingress.host", ing["host"], wildcard=True)
+        if ing["tls_secret_name"]:
+            check_name("spec.ingress.tls_secret_name", ing["tls_secret_name"])
+        check_annotations("spec.ingress.annotations", ing["annotations"])
+    if s["route"]["enabled"] and s["route"]["host"]:
+        _check_host("spec.route.host", s["route"]["host"], wildcard=False)
+
+
 def _normalize_models(models, warnings):
     seen = set()
     out = []
     for i, m in enumerate(models):
         p = "spec.models_settings.models[%d]" % i
-        unknown = sorted(set(m) - set(MODEL_ENTRY_KEYS))
+        unknown = sorted(set(m) - set(MODEL_ENTRY_KEYS), key=str)
         if unknown:
             raise SpecError("%s.%s" % (p, unknown[0]), "unknown key (OVMS rejects it in config.json); allowed: %s"
                             % ", ".join(MODEL_ENTRY_KEYS))
@@ -580,7 +919,7 @@ def _normalize_models(models, warnings):
         if entry["name"] in seen:
             raise SpecError(p + ".name", "duplicate model name %r" % entry["name"])
         seen.add(entry["name"])
-        if "batch_size" in entry and not re.match(r"^(auto|[1-9][0-9]*)$", entry["batch_size"]):
+        if "batch_size" in entry and not _batch_ok(entry["batch_size"]):
             raise SpecError(p + ".batch_size", "expected auto or a positive integer, got %r" % entry["batch_size"])
         out.append(entry)
     return out
@@ -590,28 +929,28 @@ def _normalize_models(models, warnings):
 def from_manifest(manifest, namespace=None):
     """(name, namespace, raw spec) from a ModelServer manifest written for the operator."""
     if not isinstance(manifest, dict):
-        raise SpecError("definition", "expected a ModelServer manifest (a mapping)")
+        raise SpecError("definition", "expected a ModelServer manifest (a mapping), got %s" % _describe(manifest))
     if manifest.get("kind") != KIND:
-        raise SpecError("definition.kind", "expected %s, got %r" % (KIND, manifest.get("kind")))
+        raise SpecError("definition.kind", "expected %s, got %s" % (KIND, _describe(manifest.get("kind"))))
     if manifest.get("apiVersion") != API_VERSION:
-        raise SpecError("definition.apiVersion", "expected %s, got %r" % (API_VERSION, manifest.get("apiVersion")))
-    meta = manifest.get("metadata") or {}
+        raise SpecError("definition.apiVersion", "expected %s, got %s" % (API_VERSION,
+                                                                          _describe(manifest.get("apiVersion"))))
+    meta = manifest.get("metadata")
+    meta = {} if meta is None else meta
+    if not isinstance(meta, dict):
+        raise SpecError("metadata", "expected an object (mapping) with name and namespace, got %s" % _describe(meta))
     name = meta.get("name")
-    if not name:
+    if name is None or name == "":
         raise SpecError("metadata.name", "required")
     ns = meta.get("namespace") or namespace
     if not ns:
         raise SpecError("metadata.namespace", "required (in the manifest or as the namespace option)")
     if namespace and meta.get("namespace") and meta["namespace"] != namespace:
-        raise SpecError("metadata.namespace", "the manifest says %r but the namespace option says %r"
-                        % (meta["namespace"], namespace))
-    return name, ns, manifest.get("spec") or {}
-
-
-def secret_values(spec):
-    """Every credential value in a (raw or normalized) spec, for no_log masking."""
-    rep = (spec or {}).get("models_repository") or {}
-    return [str(rep[k]) for k in SECRET_FIELDS if rep.get(k)]
+        raise SpecError("metadata.namespace", "the manifest says %s but the namespace option says %s"
+                        % (_describe(meta["namespace"]), _describe(namespace)))
+    check_identity(name, ns)
+    spec = manifest.get("spec")
+    return name, ns, {} if spec is None else spec
 
 
 # --- derived copies: Ansible argument_spec and docs --------------------------------------------------

@@ -148,7 +148,11 @@ def proxy_path(namespace, service, path):
 def ovms_get(api, namespace, service, path, base_url=None, timeout=10):
     """(status, JSON or text) of GET path on OVMS: through the API server's service proxy, or base_url."""
     if not base_url:
-        return api.request("GET", proxy_path(namespace, service, path), retry_statuses=False)
+        status, body = api.request("GET", proxy_path(namespace, service, path), retry_statuses=False)
+        if status == 403 and isinstance(body, dict) and body.get("kind") == "Status":
+            # the API server refused the proxy (RBAC: services/proxy), not OVMS: waiting would not help
+            raise _reconcile.ApiError("GET", proxy_path(namespace, service, path), status, body)
+        return status, body
     from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
@@ -184,7 +188,7 @@ def find_deployment(api, namespace, name):
 
 def read_server(api, namespace, name):
     """(deployment, pods, events, config maps) of one model server."""
-    _, deployment = find_deployment(api, namespace, name)
+    _service, deployment = find_deployment(api, namespace, name)
     if deployment is None:
         return None, [], [], {}
     pods = _list(api, "/api/v1/namespaces/%s/pods" % namespace, _render.pod_selector(name))
@@ -233,6 +237,8 @@ def watch_rollout(api, namespace, name, timeout):
                 if rollout_state(dep)["complete"]:
                     break
             elif event.get("type") == "ERROR":  # resourceVersion too old, or the connection broke: read it again
+                if (event.get("object") or {}).get("code") == 403:  # not allowed to watch: say so, do not spin
+                    raise _reconcile.ApiError("WATCH", collection, 403, event["object"].get("message", ""))
                 status, dep = api.request("GET", path)
                 if status == 404:
                     return None
@@ -326,7 +332,7 @@ def wait_for(api, namespace, name, what, wait_until, window, check_models=True, 
 def rollback(api, namespace, name, revision, check_mode=False):
     """Restore the Deployment's pod template from its ReplicaSet of `revision`, like
     `kubectl rollout undo --to-revision`. Returns a description of what was restored."""
-    service, _ = find_deployment(api, namespace, name)
+    service, _deployment = find_deployment(api, namespace, name)
     sets = _list(api, "/apis/apps/v1/namespaces/%s/replicasets" % namespace, _render.pod_selector(name))
     match = [r for r in sets if (r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == str(revision)]
     if not match:

@@ -20,7 +20,16 @@ description:
     PodDisruptionBudget, an Ingress and an OpenShift Route.
   - The spec comes three ways with the same result - options (O(name), O(namespace) and the spec groups), a whole
     manifest in O(definition), or a file in O(src). A manifest written for the operator works unchanged.
-  - Input is validated before any request to the cluster; an error names the field path and what was expected.
+  - Input is validated before any request to the cluster, in every state (V(absent) and V(rollback) check the name
+    and namespace too) and in fleet mode; an error names the field path, the value and what would be accepted. A
+    spec is refused only for what Kubernetes or OVMS would refuse - names, label and annotation keys and values,
+    Ingress paths, classes and hosts, int32 ranges, quantities, requests above limits, extended resources without
+    an equal limit, image references, devices, shapes and layouts OVMS cannot parse, a O(deployment_parameters.pod_labels)
+    entry that would change a selector label; C(docs/validation.md) lists every rule.
+  - What only the cluster knows is checked after listing and before the first write, so that a refused run writes
+    nothing - a Route needs the Route API (OpenShift), the namespace must exist, an object to create must not exist
+    unlabelled, and when a free-form Kubernetes field (affinity, O(deployment_parameters.update_strategy)) is set the
+    Deployment is first sent with C(dryRun=All). In fleet mode every server is checked before any is applied.
   - Objects are applied with server-side apply (field manager C(openvino.ovms)). Check mode sends the same requests
     with C(dryRun=All), so the API server decides what would change. Diffs leave out server-kept metadata and
     status and mask Secret values.
@@ -112,9 +121,39 @@ options:
   force_conflicts:
     description:
       - Take over fields owned by another server-side apply field manager, and adopt existing objects of the same
-        name that this collection did not create.
+        name that this collection did not create. Also removes fields another declarative tool (a server-side apply
+        field manager) added to this collection's objects.
     type: bool
     default: false
+  ignore_differences:
+    description:
+      - Fields of this collection's objects that other clients may add or change without it being drift, like
+        Argo CD's C(ignoreDifferences). Without a rule, fields another client added (C(kubectl set env),
+        C(kubectl annotate), an imperative Update) are reported by check mode, with the field manager's name, and
+        removed by a real run.
+      - Always ignored - status and other subresources, fields written by this collection's own field managers,
+        the Deployment's C(deployment.kubernetes.io/revision) annotation, C(kubectl.kubernetes.io/last-applied-configuration),
+        and the pod template's C(kubectl.kubernetes.io/restartedAt) annotation (C(kubectl rollout restart); removing it
+        would roll the pods again). Fields another declarative tool added are reported as a warning and removed only
+        with O(force_conflicts).
+    type: list
+    elements: dict
+    suboptions:
+      kinds:
+        description: The kinds the rule applies to (all when not given), e.g. C(Deployment).
+        type: list
+        elements: str
+      managers:
+        description: Field managers whose additions are ignored, e.g. C(vpa-recommender).
+        type: list
+        elements: str
+      paths:
+        description:
+          - Field paths (and everything below them) that are ignored, in the notation of the module's C(changes)
+            - dotted, list items by their key, e.g. C(metadata.annotations.example.com/owner) or
+            C(spec.template.spec.containers[name=ovms].env[name=HTTP_PROXY]).
+        type: list
+        elements: str
   prune:
     description:
       - Delete objects owned by this model server that the spec no longer renders (for example the HPA after
@@ -640,8 +679,12 @@ notes:
     ingress, route) render objects or settings the chart does not have; they are off when not given. Why - Left unset,
     a spec renders what the operator renders.
 # END GENERATED DIFFERENCES
-  - Efficiency - a run makes one LIST per kind this collection manages and one PATCH per rendered object; a no-op
-    run writes nothing to etcd.
+  - Efficiency - a run lists the Deployments, then only the kinds the server owns (recorded on its Deployment in the
+    annotation C(openvino.ovms/contains-group-kinds), KEP-3659's group-kind format) and the ones it applies, and
+    sends one PATCH per rendered object; a no-op run writes nothing to etcd. A server with no recorded Deployment is
+    looked up in every kind. Routes are looked up only where discovery says the cluster serves them.
+  - Permissions - the namespace-scoped Role in the collection's C(rbac/role.yaml) grants exactly what this module,
+    M(openvino.ovms.modelserver_info) and the role need; a request refused by RBAC fails naming the verb and resource.
 seealso:
   - module: openvino.ovms.modelserver_info
   - plugin: openvino.ovms.modelserver_manifests
@@ -835,6 +878,9 @@ def argument_spec():
         definition=dict(type="dict"),
         src=dict(type="path"),
         force_conflicts=dict(type="bool", default=False),
+        ignore_differences=dict(type="list", elements="dict", options=dict(
+            kinds=dict(type="list", elements="str"), managers=dict(type="list", elements="str"),
+            paths=dict(type="list", elements="str"))),
         prune=dict(type="bool", default=True),
         servers=dict(type="list", elements="dict"),
         parallel=dict(type="int", default=8),
@@ -860,14 +906,21 @@ def main():
         module.fail_json(msg=str(exc), field=exc.path)
     try:
         run = _runner.run_fleet if fleet else _runner.run
-        result = run(module.params, _client.api_client(module.params), check_mode=module.check_mode,
+        # The client is made only once the input is valid: making it already sends requests (version, API groups).
+        result = run(module.params, lambda: _client.api_client(module.params), check_mode=module.check_mode,
                      want_diff=module._diff)
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
     except (_reconcile.ReconcileError, _client.ClientError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # connection problems surface from the kubernetes client with their own types
-        module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
+        module_of = type(exc).__module__
+        if module_of.split(".")[0] in ("kubernetes", "urllib3", "ssl", "socket", "http") or \
+                module_of.startswith("ansible_collections.kubernetes.") or isinstance(exc, (IOError, OSError)):
+            module.fail_json(msg="Kubernetes API request failed: %s" % exc, exception=traceback.format_exc())
+        # Anything else is a bug of this collection, not the API server's doing: say so.
+        module.fail_json(msg="internal error in openvino.ovms (please report it): %s: %s" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc())
     for warning in result.pop("warnings"):
         module.warn(warning)
     if result.get("failed_servers"):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from conftest_paths import COLLECTIONS_DIR
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 class TaskResult(dict):
     """The task's result, plus the raw JSON text of everything ansible printed (for leak checks)."""
@@ -26,8 +28,10 @@ def run_task(module: str, args: dict, kubeconfig: Path, tmp_path: Path, check=Fa
     return result
 
 
-def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False, extra_vars=None, path=None):
-    """Run a playbook (a list of plays, or the path of a playbook file); return (JSON output, raw output)."""
+def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False, extra_vars=None, path=None,
+                 extra_args=()):
+    """Run a playbook (a list of plays, or the path of a playbook file); return (JSON output, raw output).
+    extra_args: more command-line arguments, such as ["-e", "name=value"] (a string, as a user types it)."""
     playbook = path or tmp_path / "play.yml"
     if path is None:
         playbook.write_text(json.dumps(play))
@@ -38,6 +42,7 @@ def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False
            "-e", "ansible_python_interpreter=%s" % sys.executable]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
+    cmd += list(extra_args)
     if check:
         cmd.append("--check")
     if diff:
@@ -59,3 +64,21 @@ def task_results(out, name_part):
             if name_part in task["task"]["name"]:
                 found.append(task["hosts"]["localhost"])
     return found
+
+
+def awx_extra_vars(tmp_path, survey, omit_empty=False, **answers):
+    """["-e", "@file"] for an extra-vars file as AWX writes a survey's answers (awx/<survey>): each question's
+    variable, typed as AWX sends it (integer and float questions as numbers; text, textarea and multiplechoice
+    answers as strings); answers not given are the question's default. An empty answer to an optional question
+    is sent as "" (omit_empty: left out, as newer AWX releases do)."""
+    questions = json.loads((ROOT / "awx" / survey).read_text())["spec"]
+    values = {}
+    for q in questions:
+        value = answers.pop(q["variable"], q["default"])
+        if value == "" and not q["required"] and omit_empty:
+            continue
+        values[q["variable"]] = {"integer": int, "float": float}.get(q["type"], str)(value)
+    assert not answers, "not questions of %s: %s" % (survey, sorted(answers))
+    path = tmp_path / ("%s.extravars.json" % survey)
+    path.write_text(json.dumps(values))
+    return ["-e", "@%s" % path]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kubernetes import client
 
-from ansible_runner import run_playbook, task_results
+from ansible_runner import awx_extra_vars, run_playbook, task_results
 from conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,6 +145,59 @@ def test_failed_first_deploy_with_rollback_removes_it(api_client, namespace, kub
     assert deps == [] or all(d.metadata.deletion_timestamp for d in deps)
 
 
+def test_string_inputs_verify_false_skips_the_verification(namespace, kubeconfig, tmp_path, standin):
+    """-e name=value gives strings: modelserver_verify=false must skip the verification (the model here never
+    becomes AVAILABLE), the other booleans and numbers must work as strings too."""
+    standin({"unverified": {"mode": "never"}})
+    out, _ = run_playbook(role_play(namespace, "unverified", "unverified"), kubeconfig, tmp_path, extra_args=[
+        "-e", "modelserver_verify=false", "-e", "modelserver_wait=YES", "-e", "modelserver_wait_timeout=60",
+        "-e", "modelserver_progress_interval=2", "-e", "modelserver_prune=on", "-e", "modelserver_force_conflicts=off"])
+    assert failure_message(out) is None, failure_message(out)
+    assert task_results(out, "Watch the rollout"), "modelserver_wait=YES: it waits for the rollout"
+    assert task_results(out, "Ask OVMS") == [], "modelserver_verify=false: OVMS is not asked"
+    report = task_results(out, "Report")[-1]["msg"]
+    assert report.startswith("%s/unverified-ovms is ready: " % namespace) and "models AVAILABLE" not in report
+
+
+def deploy_survey_answers(namespace, name, **answers):
+    return dict(dict(ovms_name=name, ovms_namespace=namespace, ovms_model_name=name,
+                     ovms_model_path="gs://bucket/%s" % name), **answers)
+
+
+def test_awx_survey_no_rollback_leaves_a_failed_first_install(api_client, namespace, kubeconfig, tmp_path, standin):
+    """deploy.yml with the deploy survey's answers as AWX sends them (Replicas and the timeout as numbers, "Roll back
+    on failure" as the string "false"): the failed first install stays for inspection."""
+    standin({"kept": {"mode": "load_error"}})
+    survey = awx_extra_vars(tmp_path, "survey_deploy.json", **deploy_survey_answers(
+        namespace, "kept", ovms_replicas=2, modelserver_wait_timeout=30, modelserver_rollback_on_failure="false"))
+    out, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "deploy.yml", extra_args=survey)
+    msg = failure_message(out)
+    assert msg and "model kept: LOADING (error_code UNKNOWN" in msg and "rolled back" not in msg, msg
+    assert task_results(out, "Roll back to the previous revision")[-1].get("skipped") is True
+    dep = deployment(api_client, namespace, "kept")
+    assert dep.spec.replicas == 2 and dep.metadata.deletion_timestamp is None
+
+
+def test_string_rollback_true_through_deploy_removes_a_failed_first_install(api_client, namespace, kubeconfig, tmp_path,
+                                                                           standin):
+    """deploy.yml with -e name=value strings: modelserver_rollback_on_failure=True removes the failed first install,
+    ovms_create_namespaces=no leaves the namespaces alone, ovms_replicas=2 is a number."""
+    standin({"removed": {"mode": "load_error"}})
+    args = []
+    for key, value in deploy_survey_answers(namespace, "removed", ovms_replicas="2", ovms_create_namespaces="no",
+                                            modelserver_rollback_on_failure="True",
+                                            modelserver_wait_timeout="30").items():
+        args += ["-e", "%s=%s" % (key, value)]
+    out, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "deploy.yml", extra_args=args)
+    msg = failure_message(out)
+    assert msg and "model removed: LOADING (error_code UNKNOWN" in msg and "deleted every object it owned" in msg, msg
+    assert task_results(out, "Create the namespaces")[-1].get("skipped") is True
+    assert task_results(out, "Apply the model server")[-1]["revision_before"] == 0  # a first install
+    deps = client.AppsV1Api(api_client).list_namespaced_deployment(
+        namespace, label_selector="app.kubernetes.io/instance=removed").items
+    assert deps == [] or all(d.metadata.deletion_timestamp for d in deps)
+
+
 def test_drift_playbook_reports_an_edit_and_fails_on_drift(api_client, namespace, kubeconfig, tmp_path, standin):
     standin({"drifty": {"mode": "available"}})
     server = {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer",
@@ -154,19 +207,26 @@ def test_drift_playbook_reports_an_edit_and_fails_on_drift(api_client, namespace
                              extra_vars={"ovms_modelservers": [server]})
     assert failure_message(deploy) is None, failure_message(deploy)
     report_dir = tmp_path / "report"
+    # the drift survey's answers as AWX sends them: "Fail on drift" is the string "true"
+    survey = awx_extra_vars(tmp_path, "survey_drift.json", drift_report_path=str(report_dir), fail_on_drift="true",
+                            ovms_namespaces=namespace)
     clean, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "drift.yml",
-                            extra_vars={"ovms_modelservers": [server], "drift_report_path": str(report_dir),
-                                        "fail_on_drift": True})
+                            extra_vars={"ovms_modelservers": [server]}, extra_args=survey)
     assert failure_message(clean) is None, failure_message(clean)
     assert json.loads((report_dir / "drift.json").read_text())["drifted_servers"] == 0
 
     client.AppsV1Api(api_client).patch_namespaced_deployment_scale(
         "drifty-ovms", namespace, {"spec": {"replicas": 4}}, field_manager="someone")
     drift, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "drift.yml",
-                            extra_vars={"ovms_modelservers": [server], "drift_report_path": str(report_dir),
-                                        "fail_on_drift": True})
+                            extra_vars={"ovms_modelservers": [server]}, extra_args=survey)
     assert failure_message(drift) == ("drift: 1 model servers, 1 drifted; objects: 1 in sync, 1 drifted, "
                                       "0 missing, 0 unexpected extra")
+    # -e fail_on_drift=false (a string): the same drift is reported, the job does not fail
+    report_only, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "drift.yml",
+                                  extra_vars={"ovms_modelservers": [server], "drift_report_path": str(report_dir)},
+                                  extra_args=["-e", "fail_on_drift=false"])
+    assert failure_message(report_only) is None, failure_message(report_only)
+    assert task_results(report_only, "Summary")[-1]["msg"].startswith("drift: 1 model servers, 1 drifted;")
     report = json.loads((report_dir / "drift.json").read_text())
     dep = next(o for o in report["servers"][0]["objects"] if o["kind"] == "Deployment")
     assert dep["status"] == "drifted"

@@ -88,7 +88,7 @@ def test_sends_url_query_headers_and_body(server):
     assert sent["headers"]["authorization"] == "Bearer t0ken"
     assert sent["headers"]["user-agent"] == "openvino.ovms/test"
     assert sent["headers"]["impersonate-user"] == "alice"
-    assert sent["headers"]["content-type"] == "application/apply-patch+yaml"
+    assert sent["headers"]["content-type"] == "application/apply-patch+yaml; charset=utf-8"
     assert json.loads(sent["body"]) == {"a": 1}
     assert api.summary() == {"total": 1, "writes": 1, "by_verb": {"PATCH": 1}, "retries": 0}
 

@@ -121,6 +121,7 @@ def test_containerfile_installs_the_collection_from_the_local_tarball(ee):
                                                                               g["version"])
     assert "plugins/modules/modelserver.py" in members
     assert "playbooks/deploy.yml" in members
+    assert "rbac/role.yaml" in members  # the shipped permissions (README: Permissions)
 
     # the galaxy stage installs exactly that file, offline, and nothing from a server
     reqs = yaml.safe_load((ee["context"] / "_build" / "requirements.yml").read_text())
@@ -440,3 +441,32 @@ def test_drift_reports_are_written_in_check_mode():
         assert writers, "drift.yml writes no report"
         skipped = [t.get("name") for t in writers if t.get("check_mode") is not False]
         assert not skipped, "under --check these tasks write nothing; give them check_mode: false: %s" % skipped
+
+
+# --- what an execution environment including this collection gets from it --------------------------------
+def test_collection_brings_its_runtime_requirements_as_ranges_to_any_ee(ee, tmp_path):
+    """ansible-builder reads a collection's Python requirements from meta/execution-environment.yml (else from a
+    requirements.txt at its root). The built tarball, installed, must give exactly meta/ee-requirements.txt: ranges,
+    no pins, none of the development tools."""
+    name = tarball_name()
+    collections = tmp_path / "collections"
+    env = dict(os.environ, **OFFLINE_ENV)
+    install = subprocess.run([tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force", "-p",
+                              str(collections), str(ee["work"] / name)], env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert install.returncode == 0, install.stdout + install.stderr
+    installed = collections / "ansible_collections" / "openvino" / "ovms"
+    assert not (installed / "requirements.txt").exists(), "the development pins must not ship"
+    assert yaml.safe_load((installed / "meta" / "execution-environment.yml").read_text())["dependencies"] == {
+        "python": "meta/ee-requirements.txt"}
+    introspect = subprocess.run([tool("ansible-builder"), "introspect", str(collections)], env=env,
+                                capture_output=True, text=True, timeout=300)
+    assert introspect.returncode == 0, introspect.stdout + introspect.stderr
+    python = yaml.safe_load(introspect.stdout.split("---", 1)[1])["python"]
+    declared = [line.split("#", 1)[0].strip() for line in (ROOT / "meta" / "ee-requirements.txt").read_text().splitlines()]
+    declared = [d for d in declared if d and not d.lower().startswith("pyyaml")]  # ansible-builder leaves PyYAML to ansible-core
+    assert python == ["%s  # from collection openvino.ovms" % d for d in declared]
+    assert "kubernetes>=24.2.0" in declared
+    for requirement in declared:
+        assert "==" not in requirement, "a pin in the collection's requirements: %s" % requirement
+        assert re.split(r"[<>=!~ \[]", requirement, 1)[0].lower() in ("kubernetes", "pyyaml", "jmespath"), requirement

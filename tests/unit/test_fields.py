@@ -66,11 +66,14 @@ EFFECTS = {
         {"deployment_parameters": {"resources": {"requests": {"memory": "1Gi"}}}},
         lambda o: container(o)["resources"]["requests"]["memory"] == "1Gi"),
     "spec.deployment_parameters.resources.requests.xpu_device": (
-        {"deployment_parameters": {"resources": {"requests": {"xpu_device": "gpu.intel.com/i915"}}}},
+        {"deployment_parameters": {"resources": {"requests": {"xpu_device": "gpu.intel.com/i915"},
+                                                 "limits": {"xpu_device": "gpu.intel.com/i915"}}}},
         lambda o: container(o)["resources"]["requests"]["gpu.intel.com/i915"] == "1"),
     "spec.deployment_parameters.resources.requests.xpu_device_quantity": (
         {"deployment_parameters": {"resources": {"requests": {"xpu_device": "gpu.intel.com/i915",
-                                                              "xpu_device_quantity": "3"}}}},
+                                                              "xpu_device_quantity": "3"},
+                                                 "limits": {"xpu_device": "gpu.intel.com/i915",
+                                                            "xpu_device_quantity": "3"}}}},
         lambda o: container(o)["resources"]["requests"]["gpu.intel.com/i915"] == "3"),
     "spec.deployment_parameters.extra_envs_secret": (
         {"deployment_parameters": {"extra_envs_secret": "my-env"}},
@@ -79,7 +82,7 @@ EFFECTS = {
         {"deployment_parameters": {"extra_envs_configmap": "my-cm"}},
         lambda o: {"configMapRef": {"name": "my-cm"}} in container(o)["envFrom"]),
     "spec.deployment_parameters.pod_labels": (
-        {"deployment_parameters": {"pod_labels": {"team": "vision", "app.kubernetes.io/instance": "other"}}},
+        {"deployment_parameters": {"pod_labels": {"team": "vision", "app.kubernetes.io/instance": "resnet"}}},
         lambda o: pod(o)["metadata"]["labels"]["team"] == "vision"
         and pod(o)["metadata"]["labels"]["app.kubernetes.io/instance"] == "resnet"),
     "spec.deployment_parameters.pod_annotations": (

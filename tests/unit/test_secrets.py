@@ -66,9 +66,18 @@ def test_other_unknown_keys_keep_the_warning():
 
 
 @pytest.mark.parametrize("junk", [None, 1, "text", [], [None, [1, {}]], {1: 2, None: [3]}, {"spec": "x"},
-                                  {"spec": {"models_repository": ["a", 1]}}, {"a": {"b": {"c": {}}}}, True, 1.5])
+                                  {"spec": {"models_repository": ["a", 1]}}, {"a": {"b": {"c": {}}}}, True, 1.5,
+                                  {10 ** 5000: "x"}, {"token": 10 ** 5000}])
 def test_credential_values_never_fail_on_junk(junk):
     assert _secrets.credential_values(junk) == set()
+
+
+def test_deep_junk_under_a_credential_key():
+    deep = "s3cr3t-deep"
+    for _ in range(5000):
+        deep = [deep]
+    assert _secrets.credential_values({"aws_secret_access_key": deep}) == set()  # too deep to print anyway
+    assert _secrets.credential_values({"aws_secret_access_key": [[["s3cr3t"]]]}) == {"s3cr3t"}
 
 
 def test_credential_values_found_at_any_depth_and_shape():

@@ -59,6 +59,36 @@ def error(patch, name="resnet", namespace="ovms"):
     ({"pod_disruption_budget": {"enabled": True, "min_available": "half"}}, "spec.pod_disruption_budget.min_available: expected a number or a percentage, got 'half'"),
     ({"ingress": {"enabled": True, "tls_secret_name": "t"}}, "spec.ingress.host: required with tls_secret_name"),
     ({"deployment_parameters": "big"}, "spec.deployment_parameters: expected an object (mapping), got str"),
+    # issue 8: what the API server or OVMS would refuse, refused before any request
+    ({"ingress": {"enabled": True, "path": "v2"}}, "spec.ingress.path: 'v2' is not an absolute path"),
+    ({"ingress": {"enabled": True, "path": "/a//b"}}, "spec.ingress.path: '/a//b' contains '//'"),
+    ({"ingress": {"enabled": True, "class_name": "Bad Class"}}, "spec.ingress.class_name: 'Bad Class' is not a valid name"),
+    ({"ingress": {"enabled": True, "host": "10.0.0.1"}}, "spec.ingress.host: '10.0.0.1' is an IP address"),
+    ({"ingress": {"enabled": True, "annotations": {"bad key!": "x"}}}, "spec.ingress.annotations.bad key!: 'bad key!' is not a valid annotation key"),
+    ({"ingress": {"enabled": True, "annotations": {"a": 1}}}, "spec.ingress.annotations.a: expected a string value, got 1"),
+    ({"autoscaling": {"enabled": True, "max_replicas": 2 ** 31, "target_cpu_utilization": 50}}, "spec.autoscaling.max_replicas: expected an integer at most 2147483647, got 2147483648"),
+    ({"deployment_parameters": {"replicas": 10 ** 12}}, "spec.deployment_parameters.replicas: expected an integer at most 2147483647"),
+    ({"deployment_parameters": {"startup_timeout_seconds": 10 ** 10}}, "spec.deployment_parameters.startup_timeout_seconds: expected an integer at most 2147483647"),
+    ({"deployment_parameters": {"startup_timeout_seconds": "1e10"}}, "spec.deployment_parameters.startup_timeout_seconds: expected an integer, got '1e10'"),
+    ({"deployment_parameters": {"resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1500m"}}}}, "spec.deployment_parameters.resources.requests.cpu: the request 1500m is above the limit 1"),
+    ({"deployment_parameters": {"resources": {"requests": {"xpu_device": "gpu.intel.com/i915"}}}}, "spec.deployment_parameters.resources.limits.xpu_device: Kubernetes needs a limit for the extended resource gpu.intel.com/i915"),
+    ({"deployment_parameters": {"resources": {"limits": {"xpu_device": "gpu.intel.com/i915", "xpu_device_quantity": "0.5"}}}}, "expected a whole number for the extended resource"),
+    ({"deployment_parameters": {"pod_labels": {"app.kubernetes.io/instance": "other"}}}, "spec.deployment_parameters.pod_labels.app.kubernetes.io/instance: the Deployment selects its pods by app.kubernetes.io/instance=resnet"),
+    ({"deployment_parameters": {"pod_labels": {"team": "a b"}}}, "spec.deployment_parameters.pod_labels.team: 'a b' is not a valid label value"),
+    ({"image_name": ""}, "spec.image_name: '' is not an image reference"),
+    ({"image_name": "openvino/model server:2026.3"}, "spec.image_name: 'openvino/model server:2026.3' is not an image reference"),
+    ({"models_settings": {"target_device": ""}}, "spec.models_settings.target_device: '' is not a device OVMS can use"),
+    ({"models_settings": {"shape": "[1,3,-1:2,224]"}}, "spec.models_settings.shape: '[1,3,-1:2,224]' is not a shape OVMS can parse"),
+    ({"models_settings": {"layout": "NHWC:NCHW:X"}}, "spec.models_settings.layout: 'NHWC:NCHW:X' is not a layout OVMS can parse"),
+    ({"models_settings": {"model_version_policy": '{"newest": {}}'}}, "spec.models_settings.model_version_policy: OVMS expects exactly one of all, latest, specific"),
+    ({"server_settings": {"rest_workers": 1}}, "spec.server_settings.rest_workers: OVMS accepts from 2 to 10000 REST workers, got 1"),
+    ({"models_repository": {"runAsUser": "4294967296"}}, "spec.models_repository.runAsUser: expected a numeric ID from 0 to 2147483647"),
+    ({"models_repository": {"models_host_path": "/srv/../etc"}}, "spec.models_repository.models_host_path: '/srv/../etc' contains '..'"),
+    ({"models_settings": {"model_name": "a\x00b"}}, "spec.models_settings.model_name: contains a NUL character"),
+    ({"models_settings": {"model_path": "gs://b/\ud800"}}, "spec.models_settings.model_path: 'gs://b/\\ud800' is not valid Unicode text"),
+    ({"models_settings": {"plugin_config": {1: "x"}}}, "spec.models_settings.plugin_config: expected string keys, got the key 1"),
+    ({"deployment_parameters": {"node_affinity": {"x": float("nan")}}}, "spec.deployment_parameters.node_affinity.x: expected a finite number"),
+    ({"models_settings": ["model_path", "gs://b/m"]}, "spec.models_settings: expected an object (mapping), got list"),
 ])
 def test_validation_message(patch, message):
     assert message in error(patch)
@@ -69,6 +99,10 @@ def test_validation_message(patch, message):
     ("9lives", "ovms", "metadata.name: the Deployment and Service name '9lives-ovms' derived from it must be a DNS-1035 label"),
     ("a" * 54, "ovms", "metadata.name: '%s' has 54 characters; the operator cannot deploy a name longer than 53" % ("a" * 54)),
     ("resnet", "Prod", "metadata.namespace: 'Prod' is not a valid name: expected a DNS-1123 label"),
+    ("resnet", "ns/../kube-system", "metadata.namespace: 'ns/../kube-system' is not a valid name"),
+    ("resnet", "Bad_NS", "metadata.namespace: 'Bad_NS' is not a valid name"),
+    ("resnet\n", "ovms", "metadata.name: 'resnet\\n' is not a valid name"),
+    ("résnet", "ovms", "metadata.name: 'résnet' is not a valid name"),
 ])
 def test_name_rules(name, namespace, message):
     assert message in error({}, name=name, namespace=namespace)
