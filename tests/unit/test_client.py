@@ -144,3 +144,26 @@ def test_missing_kubeconfig_is_named(tmp_path):
     missing = tmp_path / "nope" / "config"
     with pytest.raises(_client.ClientError, match="kubeconfig %s does not exist" % missing):
         _client.api_client({"kubeconfig": str(missing)})
+
+
+class FakeModule:
+    def __init__(self):
+        self.failed = None
+
+    def fail_json(self, **kwargs):
+        self.failed = kwargs
+        raise SystemExit(1)
+
+
+@pytest.mark.parametrize("missing,expected", [
+    ("HAS_KUBERNETES", "kubernetes >= 24.2.0 (tested: 24.2.0, 30.1.0, 37.0.2) (pip install kubernetes)"),
+    ("HAS_K8S_CORE", "the Ansible collection kubernetes.core is required (ansible-galaxy collection install "
+                     "kubernetes.core, or pip install ansible, which bundles it); it is not a Python library"),
+])
+def test_missing_dependencies_are_named(monkeypatch, missing, expected):
+    monkeypatch.setattr(_client, missing, False)
+    module = FakeModule()
+    with pytest.raises(SystemExit):
+        _client.require(module)
+    assert expected in module.failed["msg"]
+    assert "name 'kubernetes' is not defined" not in module.failed["msg"]
