@@ -1,6 +1,6 @@
 """No credential in any output: every playbook and module path (deploy with --diff, --check --diff, drift.yml,
-modelserver_info, a failing rollout and its rollback, refusals of bad specs, undeploy.yml) runs at -vvv with the
-default callback and marker credentials in the S3 and Azure fields; everything printed, the drift reports and every
+render.yml --diff, modelserver_info, a failing rollout and its rollback, refusals of bad specs, undeploy.yml) runs at
+-vvv with the default callback and marker credentials in the S3 and Azure fields; everything printed, the drift reports and every
 object in the namespace except Secrets is searched for the markers (and their base64 forms): 0 hits."""
 from __future__ import annotations
 
@@ -147,6 +147,14 @@ def test_no_credential_in_any_output(api_client, namespace, kubeconfig, tmp_path
     report = json.loads((report_dir / "drift.json").read_text())
     assert report["drifted_servers"] == 2, report["summary"]
     paths += ["drift.yml (drifted Secret and Deployment, reports)"]
+
+    # 3b. render.yml (no cluster) with --diff: the file it writes holds the Secrets, what it prints must not
+    rendered = tmp_path / "rendered.yaml"
+    proc = run("render", ROOT / "playbooks" / "render.yml", {"ovms_modelservers": [a, b], "render_path": str(rendered)},
+               "--diff")
+    assert proc.returncode == 0, run.outputs["render"][-4000:]
+    assert needle_map["aws_secret_access_key (base64)"] in rendered.read_text()  # written, as documented
+    paths += ["render.yml --diff"]
 
     # 4. module paths: modelserver_info, refusals of every shape, the role's failing rollout and its rollback
     src = tmp_path / "typo.yml"
