@@ -21,7 +21,7 @@ import json
 import math
 import re
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _chart
+from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _secrets
 
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
@@ -497,6 +497,8 @@ def _normalize_group(path, fields, raw, warnings):
     out = {}
     for key in raw:
         if key not in fields:
+            if path == "spec.models_repository" and _secrets.unknown_credential(key):  # a misspelled credential
+                raise SpecError("%s.%s" % (path, key), _secrets.unknown_credential(key))
             # The operator's spec is free-form: it ignores what it does not know, and so do we (loudly).
             warnings.append("%s.%s is not a ModelServer field and is ignored" % (path, key))
     for key, field in fields.items():
@@ -950,14 +952,6 @@ def from_manifest(manifest, namespace=None):
     check_identity(name, ns)
     spec = manifest.get("spec")
     return name, ns, {} if spec is None else spec
-
-
-def secret_values(spec):
-    """Every credential value in a (raw or normalized) spec, for no_log masking."""
-    rep = spec.get("models_repository") if isinstance(spec, dict) else None
-    if not isinstance(rep, dict):
-        return []
-    return [str(rep[k]) for k in SECRET_FIELDS if rep.get(k) and isinstance(rep[k], (str, int, float))]
 
 
 # --- derived copies: Ansible argument_spec and docs --------------------------------------------------

@@ -96,8 +96,11 @@ options:
   definition:
     description:
       - A whole C(ModelServer) manifest (C(apiVersion=intel.com/v1alpha1), C(kind=ModelServer)), exactly as written
-        for the operator. Fields the operator does not know are ignored with a warning.
-      - Credentials in it are masked in the module's output.
+        for the operator. Fields the operator does not know are ignored with a warning, except an unknown key under
+        C(spec.models_repository) that looks like a credential (C(aws_secret_acess_key)), which is refused naming the
+        key and the field meant, without its value.
+      - Credentials in it (in any input - options, O(definition), the O(src) file, O(servers)) are masked in the
+        module's output, at any verbosity, also when the input is refused.
     type: dict
   src:
     description:
@@ -858,9 +861,11 @@ api_requests:
 import copy
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _runner, _secrets, _spec
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _runner, _spec
+
+# Spec fields whose names look like credentials but hold none (a Secret's name): their values are not masked.
+PLAIN_KEYS = frozenset(p.rsplit(".", 1)[1] for p in _spec.leaf_paths()) - frozenset(_spec.SECRET_FIELDS)
 
 
 def argument_spec():
@@ -885,19 +890,18 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("definition", "src", "servers", "name")],
-                           required_if=[("state", "rollback", ["revision"])])
+    # Every credential of the input (options, definition, src file, servers; any shape) is registered for masking
+    # before the options are even validated: no refusal shows one.
+    module = _secrets.MaskingModule(plain_keys=PLAIN_KEYS, argument_spec=argument_spec(), supports_check_mode=True,
+                                    mutually_exclusive=[("definition", "src", "servers", "name")],
+                                    required_if=[("state", "rollback", ["revision"])])
     _client.require(module)
     fleet = module.params["servers"] is not None
     if fleet and module.params["state"] == "rollback":
         module.fail_json(msg="state=rollback applies to one model server, not to servers")
-    # Credentials inside a definition, a src file or a fleet's manifests are masked like the no_log options.
     try:
-        raws = [m.get("spec") or {} for m in module.params["servers"] if isinstance(m, dict)] if fleet else \
-            [_runner.resolve(module.params)[2]]
-        for raw in raws:
-            module.no_log_values.update(_spec.secret_values(raw))
+        if not fleet:
+            _runner.resolve(module.params)  # refused input fails before any request
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
     try:

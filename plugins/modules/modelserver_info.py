@@ -155,9 +155,7 @@ modelservers:
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _runner, _status
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _reconcile, _runner, _secrets, _status
 
 
 def main():
@@ -166,7 +164,7 @@ def main():
                 models=dict(type="bool", default=True), ovms_url=dict(type="str"),
                 wait=dict(type="str", choices=["none", "rollout", "models"], default="none"),
                 wait_until=dict(type="float"), wait_window=dict(type="int", default=10))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"ovms_url": "name"})
+    module = _secrets.MaskingModule(argument_spec=spec, supports_check_mode=True, required_by={"ovms_url": "name"})
     _client.require(module)
     p = module.params
     try:

@@ -16,7 +16,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _render, _runner, _spec
+from ansible_collections.openvino.ovms.plugins.module_utils import _render, _runner, _secrets, _spec
+from ansible_collections.openvino.ovms.plugins.modules.modelserver import PLAIN_KEYS
 from spec_strategies import NASTY_NAMES, bounded, crd_specs, junk, junk_specs, rule_of
 
 
@@ -66,14 +67,14 @@ def outcome(call, stats):
 
 
 def module_path(params, stats):
-    """What the module does before its first request: mask credentials (main), then run or run_fleet."""
+    """What the module does before its first request: find the credentials to mask (MaskingModule), resolve the
+    input (main), then run or run_fleet."""
     def call():
+        _secrets.credential_values(params, PLAIN_KEYS)
         if params.get("servers") is not None:
-            for m in params["servers"]:
-                _spec.secret_values(m.get("spec") if isinstance(m, dict) else None)
             _runner.run_fleet(params, NoCluster())
         else:
-            _spec.secret_values(_runner.resolve(params)[2])
+            _runner.resolve(params)
             _runner.run(params, NoCluster())
     return outcome(call, stats)
 
