@@ -534,6 +534,11 @@ def apply_removals(obj, patch):
     return obj
 
 
+def namespace_missing(namespace):
+    return ReconcileError("metadata.namespace: the namespace %s does not exist on this cluster; create it first "
+                          "(or run deploy.yml with ovms_create_namespaces: true)" % namespace)
+
+
 # --- the plan ----------------------------------------------------------------------------------------
 class Reconciler:
     def __init__(self, api, check_mode=False, force_conflicts=False, want_diff=False, ignore=None):
@@ -688,7 +693,11 @@ class Reconciler:
         return body
 
     def _server_side_apply(self, path, obj, query):
-        return self.api.request("PATCH", path, body=obj, query=query, content_type="application/apply-patch+yaml")
+        status, body = self.api.request("PATCH", path, body=obj, query=query,
+                                        content_type="application/apply-patch+yaml")
+        if status == 404 and isinstance(body, dict) and (body.get("details") or {}).get("kind") == "namespaces":
+            raise namespace_missing(obj["metadata"]["namespace"])  # the first write: nothing was written
+        return status, body
 
     def _hand_over_replicas(self, path, obj, live):
         """Autoscaling was just turned on: give spec.replicas to a handover manager at its live value, so that
@@ -717,8 +726,7 @@ class Reconciler:
         path = "/api/v1/namespaces/%s" % namespace
         status, body = self.api.request("GET", path)
         if status == 404:
-            raise ReconcileError("metadata.namespace: the namespace %s does not exist on this cluster; create it first "
-                                 "(this collection does not create namespaces)" % namespace)
+            raise namespace_missing(namespace)
         if status == 200 and (body.get("status") or {}).get("phase") == "Terminating":
             raise ReconcileError("metadata.namespace: the namespace %s is being deleted" % namespace)
         if status not in (200, 403):
@@ -762,7 +770,9 @@ class Reconciler:
             live = self.list_owned(namespace, name, want=set(o["kind"] for o in desired))
         check_immutable_selectors(desired, live)
         if preflight:
-            self.preflight(namespace, desired, live)
+            # a missing namespace shows at the first write (nothing is written then), not through a GET of the
+            # namespace, which a namespace-scoped identity may not do
+            self.preflight(namespace, desired, live, check_namespace=False)
         desired = self._record_kinds(desired, live)
         objects, diffs = self.done, []
         for obj in desired:

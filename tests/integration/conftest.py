@@ -36,6 +36,20 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition", interval
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last value: {last!r}")
 
 
+def remove_route_api(api_client):
+    """Delete the Route CRD (installed by tests that need route.openshift.io) and wait until the API group is gone,
+    so that the cluster is plain Kubernetes again for the tests after."""
+    ext = client.ApiextensionsV1Api(api_client)
+    try:
+        ext.delete_custom_resource_definition("routes.route.openshift.io")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    wait_for(lambda: not any(g.name == "route.openshift.io"
+                             for g in client.ApisApi(api_client).get_api_versions().groups), 60,
+             "the Route API to be gone")
+
+
 @pytest.fixture(scope="session")
 def cluster_mode() -> str:
     mode = os.environ.get("OVMS_TEST_CLUSTER", "local")

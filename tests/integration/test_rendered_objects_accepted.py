@@ -12,7 +12,7 @@ from kubernetes import client
 from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render
 
 from ansible_runner import run_task
-from conftest import wait_for
+from conftest import remove_route_api, wait_for
 
 ROUTE_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
@@ -79,8 +79,8 @@ SPECS = {
 }
 
 
-@pytest.fixture(scope="module")
-def route_crd(api_client):
+def install_route_api(api_client):
+    """Install the Route CRD (route.openshift.io/v1, as OpenShift serves it) and wait until it is served."""
     ext = client.ApiextensionsV1Api(api_client)
     try:
         ext.create_custom_resource_definition(ROUTE_CRD)
@@ -89,7 +89,13 @@ def route_crd(api_client):
             raise
     wait_for(lambda: any(r.name == "routes" for r in client.CustomObjectsApi(api_client).get_api_resources(
         "route.openshift.io", "v1").resources), 30, "the Route API to be served")
+
+
+@pytest.fixture(scope="module")
+def route_crd(api_client):
+    install_route_api(api_client)
     yield
+    remove_route_api(api_client)  # the tests after this module see plain Kubernetes, which serves no Routes
 
 
 @pytest.mark.parametrize("case", sorted(SPECS))
