@@ -320,20 +320,30 @@ def _describe(value):
 
 def check_shape(path, value):
     """OVMS's --shape: auto, (1,3,224,224) with -1 and N:M ranges, or a JSON object of such per input."""
-    if value == "auto" or _shape_dims_ok(value):
-        return
-    parsed = None
-    if value.startswith("{"):
-        try:
-            parsed = json.loads(value)
-        except (ValueError, RecursionError):
-            parsed = None
-    if isinstance(parsed, dict) and parsed and all(
-            isinstance(v, str) and (v == "auto" or _shape_dims_ok(v)) for v in parsed.values()):
+    if _shape_ok(value) or _per_input_ok(value, _shape_ok):
         return
     raise SpecError(path, "%r is not a shape OVMS can parse: expected auto, (1,3,224,224) (a dimension may be -1 "
                           "or a range such as 1:8) or a JSON object mapping input names to such shapes, for example "
                           '{"data": "(1,3,224,224)"}' % _clip(value))
+
+
+def _per_input_ok(value, ok):
+    """OVMS's per-input form of shape and layout: a JSON object mapping input names to values `ok` accepts."""
+    if not value.startswith("{"):
+        return False
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(parsed, dict) and bool(parsed) and all(isinstance(v, str) and ok(v) for v in parsed.values())
+
+
+def _shape_ok(value):
+    return value == "auto" or _shape_dims_ok(value)
+
+
+def _layout_ok(value):
+    return bool(LAYOUT.match(value.replace(" ", "")))
 
 
 def _shape_dims_ok(value):
@@ -352,16 +362,7 @@ def _shape_dims_ok(value):
 
 def check_layout(path, value):
     """OVMS's --layout: NHWC, NHWC:NCHW (tensor:model), N..., or a JSON object of such per input."""
-    if LAYOUT.match(value.replace(" ", "")):
-        return
-    parsed = None
-    if value.startswith("{"):
-        try:
-            parsed = json.loads(value)
-        except (ValueError, RecursionError):
-            parsed = None
-    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) and LAYOUT.match(v.replace(" ", ""))
-                                                   for v in parsed.values()):
+    if _layout_ok(value) or _per_input_ok(value, _layout_ok):
         return
     raise SpecError(path, "%r is not a layout OVMS can parse: expected letters N, C, H, W, D, ? and ... such as "
                           "NHWC, or <tensor layout>:<model layout> such as NHWC:NCHW, or a JSON object mapping input "
