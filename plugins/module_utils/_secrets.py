@@ -42,8 +42,8 @@ def looks_like_credential(key):
     if not words or words[-1] in _REFERENCE_WORDS:
         return False
     joined = "".join(words)
-    if any(w in _WORDS for w in words) or any(w in joined for w in ("connectionstring", "apikey", "accesskey",
-                                                                       "privatekey", "secretkey", "accountkey")):
+    glued = ("connectionstring", "apikey", "accesskey", "privatekey", "secretkey", "accountkey")
+    if any(w in _WORDS for w in words) or any(w in joined for w in glued):
         return True
     return "key" in words and len(words) > 1  # access_key, account_key; not a bare "key"
 
@@ -83,13 +83,9 @@ def unknown_credential(key):
 def _scalars(value, depth=0):
     if depth > 100:
         return
-    if isinstance(value, dict):
-        for v in value.values():
-            for s in _scalars(v, depth + 1):
-                yield s
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            for s in _scalars(v, depth + 1):
+    if isinstance(value, (dict, list, tuple)):  # module_utils also run on Python 2.7 targets: no `yield from`
+        for v in (value.values() if isinstance(value, dict) else value):
+            for s in _scalars(v, depth + 1):  # pylint: disable=use-yield-from
                 yield s
     elif value is not None and not isinstance(value, bool):
         try:
