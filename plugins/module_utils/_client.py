@@ -49,6 +49,7 @@ SUPPORTED_KUBERNETES = ">= 24.2.0 (tested: 24.2.0, 30.1.0, 37.0.2)"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 RETRY_TIMEOUT = 30.0  # seconds a request keeps retrying a transient fault, unless the caller's deadline is later
+BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 
 
 class ClientError(Exception):
@@ -92,12 +93,23 @@ def api_client(params):
         except Exception as exc:  # kubernetes.config and kubernetes.core raise their own types
             if not is_connection_error(exc):
                 raise ClientError("cannot make a Kubernetes API client from the connection options: %s" % exc)
-            delay = random.uniform(0.05, min(4.0, 0.25 * 2 ** attempt))
+            delay = backoff(attempt)
             if time.time() + delay >= started + RETRY_TIMEOUT:
                 raise Unreachable("the Kubernetes API server did not answer (%d attempts over %.1f s, last: %s: %s)"
                                   % (attempt + 1, time.time() - started, type(exc).__name__, exc))
             time.sleep(delay)
             attempt += 1
+
+
+def backoff(attempt, retry_after=None):
+    """Seconds to wait before retry number attempt + 1: the server's Retry-After (at most 10 s), else exponential
+    backoff with full jitter."""
+    if retry_after:
+        try:
+            return min(float(retry_after), 10.0)
+        except ValueError:
+            pass
+    return random.uniform(0.05, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** attempt)))
 
 
 def url_of(api_client, path, query=None):

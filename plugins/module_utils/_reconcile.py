@@ -18,7 +18,6 @@ __metaclass__ = type
 
 import copy
 import json
-import random
 import re
 import threading
 import time
@@ -63,7 +62,6 @@ class ApiError(ReconcileError):
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 RETRY_TIMEOUT = _client.RETRY_TIMEOUT
-BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 MAX_500_RETRIES = 2        # a 500 is often not transient (an admission webhook's error): retry it only twice
 
 
@@ -97,14 +95,6 @@ class Api:
 
     def _deadline(self):
         return max(time.time() + self.retry_timeout, self.retry_until or 0)
-
-    def _backoff(self, attempt, retry_after=None):
-        if retry_after:
-            try:
-                return min(float(retry_after), 10.0)
-            except ValueError:
-                pass
-        return random.uniform(0.05, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** attempt)))
 
     def request(self, method, path, body=None, query=None, content_type=None, retry_statuses=True):
         """(status, payload): the decoded JSON answer (or its text). HTTP errors are answers, not exceptions;
@@ -145,7 +135,7 @@ class Api:
                 status == 500 and attempt >= MAX_500_RETRIES))
             if transient:
                 self.last_fault = fault or "HTTP %s" % status
-                delay = self._backoff(attempt, retry_after)
+                delay = _client.backoff(attempt, retry_after)
                 if time.time() + delay < deadline:
                     time.sleep(delay)
                     attempt += 1

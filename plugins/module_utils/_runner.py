@@ -60,6 +60,12 @@ def resolve(params):
     return _render.resolve_input(params.get("name"), params.get("namespace"), options)
 
 
+def _reconciler(api, params, check_mode, want_diff):
+    """The Reconciler for the module's options (single and fleet mode alike)."""
+    return _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
+                                 want_diff=want_diff, ignore=params.get("ignore_differences"))
+
+
 def _connect(api_client):
     """The API client; `api_client` may be a function making it, called only once the input is valid (making a
     client already asks the API server for its version and API groups)."""
@@ -95,9 +101,7 @@ def run(params, api_client, check_mode=False, want_diff=False):
         spec, warnings = _spec.normalize(name, namespace, raw)
         desired = _render.render(name, namespace, spec)
         info = _render.service_info(name, namespace, spec)
-    api = _reconcile.Api(_connect(api_client))
-    rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
-                                want_diff=want_diff, ignore=params.get("ignore_differences"))
+    rec = _reconciler(_reconcile.Api(_connect(api_client)), params, check_mode, want_diff)
     result = rec.reconcile(name, namespace, desired, prune=params.get("prune", True) or not desired)
     if state == "rollback":
         result["rolled_back"] = "the model server did not exist before: deleted every object it owned (%s)" % (
@@ -105,7 +109,7 @@ def run(params, api_client, check_mode=False, want_diff=False):
     result["service"] = info
     result["name"], result["namespace"] = name, namespace
     result["warnings"] = warnings + rec.warnings
-    result["api_requests"] = api.summary()
+    result["api_requests"] = rec.api.summary()
     if not want_diff:
         result.pop("diff")
     return result
@@ -132,8 +136,8 @@ def _plan_fleet(params):
 
 
 def run_fleet(params, api_client, check_mode=False, want_diff=False):
-    """Many model servers in one call: one LIST per kind (that they own or are given) and namespace for all of them, then their applies (or
-    dry runs) concurrently. Returns {"changed", "results": [per server], "warnings", "api_requests"}."""
+    """Many model servers in one call: one LIST per kind (that they own or are given) and namespace for all of them,
+    then their applies (or dry runs) concurrently. Returns {"changed", "results": [per server], "warnings", "api_requests"}."""
     from concurrent.futures import ThreadPoolExecutor
 
     plans = _plan_fleet(params)
@@ -153,12 +157,11 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
             # attempted, the other namespaces are still done
             listing_failed[ns] = exc
             continue
-        if not live_by_namespace[ns] and any(p[2] for p in plans if p[1] == ns):
+        if not live_by_namespace[ns] and any(p[2] for p in in_ns):
             lister.check_namespace(ns)
 
     def reconciler():
-        rec = _reconcile.Reconciler(api, check_mode=check_mode, force_conflicts=params.get("force_conflicts", False),
-                                    want_diff=want_diff, ignore=params.get("ignore_differences"))
+        rec = _reconciler(api, params, check_mode, want_diff)
         rec._served = lister._served
         return rec
 
