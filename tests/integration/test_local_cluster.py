@@ -70,7 +70,8 @@ def test_deployment_with_two_replicas_gets_two_ready_pods(api_client, core, name
         core.list_namespaced_pod(namespace, label_selector=selector).items), 60, "2 Ready pods")
     assert {p.spec.node_name for p in pods} <= KWOK_NODES
     assert all(p.status.phase == "Running" for p in pods)
-    assert all(ipaddress.ip_address(p.status.pod_ip) in ipaddress.ip_network(localcluster.POD_NETWORK) for p in pods)
+    assert all(ipaddress.ip_address(p.status.pod_ip) in ipaddress.ip_network(kwok_cluster.addresses.pod_network)
+               for p in pods)
     dep = wait_for(lambda: (lambda d: d if (d.status.ready_replicas or 0) == 2 else None)(
         client.AppsV1Api(api_client).read_namespaced_deployment("two", namespace)), 60, "readyReplicas=2")
     assert dep.status.available_replicas == 2
@@ -264,3 +265,45 @@ def test_ready_delay_annotation_delays_readiness(core, namespace, kwok_cluster):
     ready = wait_for(lambda: (lambda p: p if _ready(p) else None)(core.read_namespaced_pod("late", namespace)), 30,
                      "the delayed pod to become Ready")
     assert ready.status.phase == "Running" and scheduled.metadata.name == "late"
+
+
+def test_two_clusters_at_once_each_reach_their_own_standin(api_client, core, namespace, kwok_cluster, pod_network,
+                                                           tmp_path):
+    """A second cluster takes another address slot: its pods get IPs from another range, its pod network namespace
+    and stand-in are its own, and the API server's pod proxy of each cluster reaches its own stand-in."""
+    import json
+
+    from kubernetes import config
+    from localcluster import podnet
+
+    podnet.write_script(pod_network, {"first-model": {"mode": "available"}})
+    second = localcluster.up(tmp_path / "second", quiet=True)
+    try:
+        assert second.slot != kwok_cluster.slot
+        podnet.up(second.run_dir, {"second-model": {"mode": "available"}})
+        second_api = config.new_client_from_config(config_file=str(second.kubeconfig))
+        second_core = client.CoreV1Api(second_api)
+        second_core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+        wait_for(lambda: second_core.read_namespaced_service_account("default", namespace), 60,
+                 "the default ServiceAccount of the second cluster")
+        seen, pods = {}, {}
+        for name, c_api, c_core, c in (("first", api_client, core, kwok_cluster), ("second", second_api, second_core, second)):
+            labels = _deploy(c_api, namespace, name, replicas=1)
+            selector = ",".join(f"{k}={v}" for k, v in labels.items())
+            pod = wait_for(lambda: next((p for p in c_core.list_namespaced_pod(namespace, label_selector=selector).items
+                                         if _ready(p) and p.status.pod_ip), None), 60, f"a Ready pod in the {name} cluster")
+            assert ipaddress.ip_address(pod.status.pod_ip) in ipaddress.ip_network(c.addresses.pod_network)
+            data = c_core.connect_get_namespaced_pod_proxy_with_path(
+                f"{pod.metadata.name}:{podnet.REST_PORT}", namespace, "v1/config", _preload_content=False).data
+            seen[name] = sorted(json.loads(data))
+            pods[name] = pod.metadata.name
+        assert seen == {"first": ["first-model"], "second": ["second-model"]}
+        assert not ipaddress.ip_network(kwok_cluster.addresses.pod_network).overlaps(
+            ipaddress.ip_network(second.addresses.pod_network))
+    finally:
+        localcluster.down(second.run_dir)
+    assert kwok_cluster.running()
+    # the first cluster's stand-in still answers after the second one's network is gone
+    data = core.connect_get_namespaced_pod_proxy_with_path(f"{pods['first']}:{podnet.REST_PORT}", namespace, "v1/config",
+                                                           _preload_content=False).data
+    assert sorted(json.loads(data)) == ["first-model"]

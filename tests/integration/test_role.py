@@ -62,11 +62,11 @@ def test_fullname_override_is_waited_for_and_verified(api_client, namespace, kub
     assert dep.spec.selector.match_labels == {"app": "vision-server", "release": "named"}
 
 
-def test_direct_url_and_explicit_kubeconfig(namespace, kubeconfig, tmp_path, standin):
+def test_direct_url_and_explicit_kubeconfig(namespace, kubeconfig, tmp_path, standin, pod_network):
     from localcluster import podnet
 
     standin({"direct": {"mode": "available"}})
-    url = "http://%s:%d" % (podnet.PROBE_IP, podnet.REST_PORT)
+    url = podnet.probe_url(pod_network)
     play = role_play(namespace, "direct", "direct", ovms_url=url)
     play[0]["tasks"][0]["vars"]["modelserver_kubeconfig"] = str(kubeconfig)
     # the environment names no usable kubeconfig: every request must use modelserver_kubeconfig

@@ -9,7 +9,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from localcluster import build, cluster, pki, versions
+from localcluster import build, cluster, pki, slots, versions
 
 
 def test_staging_version_follows_the_kubernetes_release():
@@ -123,3 +123,63 @@ def test_ovms_standin_answers_like_ovms():
     answer = s.config_answer({"resnet": {"mode": "load_error"}}, 0, 1)
     assert answer == {"resnet": {"model_version_status": [
         {"version": "1", "state": "LOADING", "status": {"error_code": "UNKNOWN", "error_message": "UNKNOWN"}}]}}
+
+
+def test_slot_zero_has_the_first_versions_addresses():
+    zero = slots.Slot(0)
+    assert zero.pod_network == cluster.POD_NETWORK
+    assert zero.kwok_fallback_cidr == cluster.KWOK_FALLBACK_CIDR
+    assert zero.nodes(cluster.NODES) == cluster.NODES
+
+
+def test_slots_never_share_an_address_and_stay_in_the_test_network():
+    net, services = ipaddress.ip_network(cluster.NETWORK), ipaddress.ip_network(cluster.SERVICE_CIDR)
+    ranges, links = [], []
+    for index in range(slots.MAX_SLOT + 1):
+        slot = slots.Slot(index)
+        pods = ipaddress.ip_network(slot.pod_network)
+        assert pods.subnet_of(net) and not pods.overlaps(services), slot
+        assert ipaddress.ip_network(slot.kwok_fallback_cidr).subnet_of(pods)
+        assert ipaddress.ip_address(slot.probe_ip) in pods
+        for node in slot.nodes(cluster.NODES):
+            assert ipaddress.ip_network(node["pod_cidr"]).subnet_of(pods)
+            assert ipaddress.ip_address(node["ip"]) in pods and node["ip"] != slot.probe_ip
+        link = ipaddress.ip_network(slot.link_net[0] + "/30", strict=False)
+        assert ipaddress.ip_address(slot.link_net[1]) in link and link.subnet_of(net)
+        ranges.append(pods)
+        links.append(link)
+    everything = ranges + links
+    assert not any(a.overlaps(b) for i, a in enumerate(everything) for b in everything[i + 1:])
+    with pytest.raises(ValueError, match="outside"):
+        slots.Slot(slots.MAX_SLOT + 1).pod_network
+
+
+def test_slot_claims_are_per_run_dir_reused_and_released(tmp_path, monkeypatch):
+    monkeypatch.setenv("OVMS_CACHE_DIR", str(tmp_path / "cache"))
+    first = slots.claim(tmp_path / "a")
+    second = slots.claim(tmp_path / "b")
+    assert (first.index, second.index) == (0, 1)
+    assert slots.claim(tmp_path / "a") == first, "a run dir keeps its slot"
+    assert slots.claim(tmp_path / "c", routed=lambda s: s.index == 2).index == 3, "a routed slot is skipped"
+    slots.release(tmp_path / "a")
+    assert slots.claim(tmp_path / "d").index == 0, "a released slot is free again"
+
+
+def test_a_claim_whose_process_and_cluster_are_gone_is_taken_over(tmp_path, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("OVMS_CACHE_DIR", str(tmp_path / "cache"))
+    # a claim made by a process that has exited, for a run dir whose cluster never started
+    tools = str(Path(__file__).resolve().parents[2] / "tools")
+    code = "import sys; from localcluster import slots; slots.claim(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "gone")], check=True,
+                   env=dict(os.environ, PYTHONPATH=tools))
+    claim_file = tmp_path / "cache" / "slots" / "0.json"
+    assert json.loads(claim_file.read_text())["run_dir"] == str((tmp_path / "gone").resolve())
+    assert slots.claim(tmp_path / "new").index == 0
+    # a claim by a live process (this one) is respected
+    assert slots.claim(tmp_path / "other").index == 1

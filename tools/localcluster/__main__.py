@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         except podnet.PodnetUnavailable as exc:
             cluster.log(f"error: {exc}")
             return 1
-        cluster.log(f"OVMS stand-in (a test double, not OVMS) answers for every pod of {cluster.POD_NETWORK} inside "
+        cluster.log(f"OVMS stand-in (a test double, not OVMS) answers for every pod of {state['pod_network']} inside "
                     f"network namespace {state['netns']}, serving {', '.join(models) or 'no models'}")
         return 0
     if args.command == "down":

@@ -19,12 +19,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, pki, versions
+from . import build, pki, slots, versions
 
 HERE = Path(__file__).resolve().parent
 KWOK_STAGES = HERE / "kwok-stages.yaml"
 
 NETWORK = "198.18.0.0/16"          # every address the cluster hands out is inside this range
+# The addresses of address slot 0 (slots.py); a cluster started while another holds slot 0 gets another slot,
+# with the same layout in another /22: use Cluster.addresses / Cluster.nodes for a running cluster's own.
 POD_NETWORK = "198.18.0.0/22"      # pod IPs: one /24 per node (see NODES) and KWOK's fallback range
 KWOK_FALLBACK_CIDR = "198.18.2.0/24"  # used by KWOK only for a pod whose node has no podCIDR
 SERVICE_CIDR = "198.18.16.0/20"
@@ -154,6 +156,16 @@ class Cluster:
     # fork and exec a child's /proc/<pid>/cmdline is still its parent's
     procs: dict = field(default_factory=dict, repr=False)
     commands: dict = field(default_factory=dict, repr=False)  # component -> (args, env): what restart() runs again
+    slot: int = 0                                 # its address slot (slots.py): pod range, node IPs, veth
+
+    @property
+    def addresses(self) -> slots.Slot:
+        return slots.Slot(self.slot)
+
+    @property
+    def nodes(self) -> list[dict]:
+        """NODES with this cluster's addresses."""
+        return self.addresses.nodes(NODES)
 
     @property
     def kubeconfig(self) -> Path:
@@ -174,7 +186,8 @@ class Cluster:
     def save(self) -> None:
         self.state_file.write_text(json.dumps({
             "ports": self.ports, "pids": self.pids, "binaries": {k: str(v) for k, v in self.binaries.items()},
-            "kubeconfig": str(self.kubeconfig), "server": self.server,
+            "kubeconfig": str(self.kubeconfig), "server": self.server, "slot": self.slot,
+            "pod_network": self.addresses.pod_network,
             "versions": {"kubernetes": versions.KUBERNETES_VERSION, "etcd": versions.ETCD_VERSION,
                          "kwok": versions.KWOK_VERSION},
         }, indent=2), encoding="utf-8")
@@ -183,7 +196,7 @@ class Cluster:
     def load(cls, run_dir: Path) -> "Cluster":
         state = json.loads((run_dir / "state.json").read_text(encoding="utf-8"))
         return cls(run_dir=run_dir, ports=state["ports"], pids=state["pids"],
-                   binaries={k: Path(v) for k, v in state["binaries"].items()})
+                   binaries={k: Path(v) for k, v in state["binaries"].items()}, slot=state.get("slot", 0))
 
     # -- processes ---------------------------------------------------------------------------------
     def _start(self, component: str, args: list[str], env: dict | None = None) -> None:
@@ -319,7 +332,7 @@ class Cluster:
             f"--authorization-kubeconfig={self.run_dir / 'kube-scheduler.kubeconfig'}",
             f"--secure-port={self.ports['scheduler']}",
         ])
-        for node in NODES:
+        for node in self.nodes:
             status, body = api.request("POST", "/api/v1/nodes", node_manifest(node))
             if status not in (201, 409):
                 raise ClusterError(f"creating node {node['name']}: HTTP {status}: {body[:300]!r}")
@@ -329,9 +342,9 @@ class Cluster:
             "--manage-all-nodes=false",
             f"--manage-nodes-with-label-selector={NODE_LABEL[0]}={NODE_LABEL[1]}",
             # no --server-address/--node-port: KWOK then opens no listening socket at all
-            f"--cidr={KWOK_FALLBACK_CIDR}",
+            f"--cidr={self.addresses.kwok_fallback_cidr}",
         ], env={"KWOK_WORKDIR": str(self.run_dir / "kwok")})
-        names = {n["name"] for n in NODES}
+        names = {n["name"] for n in self.nodes}
 
         def nodes_ready():
             items = api.json("GET", "/api/v1/nodes")["items"]
@@ -425,7 +438,7 @@ def up(run_dir: Path | None = None, bin_dir=None, timeout: float = 120.0, quiet:
         log(f"warning: could not blackhole {NETWORK} (needs root and iproute2): traffic to a pod IP would follow "
             f"the default route; do not use the API server's service proxy on this cluster")
     binaries = build.ensure_binaries(bin_dir)
-    cluster = Cluster(run_dir=run_dir)
+    cluster = Cluster(run_dir=run_dir, slot=slots.claim(run_dir, routed=podnet.routed_elsewhere).index)
     cluster.binaries = {
         "etcd": binaries["etcd"], "kube-apiserver": binaries["kube-apiserver"],
         "kube-controller-manager": binaries["kube-controller-manager"],
@@ -435,11 +448,13 @@ def up(run_dir: Path | None = None, bin_dir=None, timeout: float = 120.0, quiet:
         cluster.start(timeout=timeout)
     except BaseException:
         cluster.stop()
+        slots.release(run_dir)
         raise
     if not quiet:
         log(f"cluster up in {cluster.started_in:.1f} s: Kubernetes {versions.KUBERNETES_VERSION}, "
             f"etcd {versions.ETCD_VERSION}, KWOK {versions.KWOK_VERSION}, nodes "
-            f"{', '.join(n['name'] for n in NODES)} (simulated by KWOK)")
+            f"{', '.join(n['name'] for n in NODES)} (simulated by KWOK), pods in {cluster.addresses.pod_network} "
+            f"(address slot {cluster.slot})")
         log(f"API server {cluster.server}; logs in {run_dir / 'logs'}")
         log(f"use it:  export KUBECONFIG={cluster.kubeconfig}")
     return cluster
@@ -452,4 +467,5 @@ def down(run_dir: Path | None = None) -> list[str]:
     stopped = podnet.down(run_dir)
     if (run_dir / "state.json").exists():
         stopped = Cluster.load(run_dir).stop() + stopped
+    slots.release(run_dir)
     return stopped

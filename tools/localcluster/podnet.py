@@ -1,10 +1,10 @@
 """The pod network of the local cluster: a network namespace holding the pod IP range, where the OVMS
 stand-in (a test double) answers for every pod.
 
-KWOK gives pods IPs from the nodes' podCIDRs (POD_NETWORK). Nothing listens there on a real host, so the
-API server's service proxy (/api/v1/namespaces/<ns>/services/<svc>:rest/proxy/...) would have nowhere to
-go. `up` creates a namespace owned by this cluster, a veth pair into it, a host route for POD_NETWORK
-through the veth, and makes every address of POD_NETWORK local inside the namespace; the stand-in listens
+KWOK gives pods IPs from the nodes' podCIDRs (the pod network of the cluster's address slot, see slots.py).
+Nothing listens there on a real host, so the API server's service proxy (/api/v1/namespaces/<ns>/services/<svc>:rest/proxy/...) would have nowhere to
+go. `up` creates a namespace owned by this cluster, a veth pair into it, a host route for the pod network
+through the veth, and makes every address of the pod network local inside the namespace; the stand-in listens
 there on the pods' REST port. Everything else of 198.18.0.0/16 is blackholed on the host, so no packet for
 the cluster's made-up addresses ever leaves this machine. Fail closed: without root or iproute2, `up`
 raises PodnetUnavailable and nothing is sent to those addresses.
@@ -26,8 +26,6 @@ from . import cluster
 
 STANDIN = Path(__file__).resolve().parent / "ovms_standin.py"
 REST_PORT = 8081                     # the ovms container's REST port (plugins/module_utils/_render.py)
-LINK_NET = ("198.18.255.1", "198.18.255.2")  # host and namespace ends of the veth (/30)
-PROBE_IP = "198.18.3.254"            # an address of POD_NETWORK no pod gets: used to check the stand-in
 
 
 class PodnetUnavailable(RuntimeError):
@@ -54,6 +52,25 @@ def ensure_blackhole() -> bool:
     return _ip("route", "replace", "blackhole", cluster.NETWORK, check=False).returncode == 0
 
 
+def routed_elsewhere(slot) -> bool:
+    """Whether the slot's pod network is routed on this host by something other than the blackhole (a cluster
+    whose claim was lost, or another tool): then the slot is not used."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return False
+    routed = _ip("route", "show", slot.pod_network, check=False).stdout.strip()
+    return bool(routed) and "blackhole" not in routed
+
+
+def addresses(run_dir: Path):
+    """The address slot of the cluster in run_dir."""
+    return cluster.Cluster.load(run_dir.resolve()).addresses
+
+
+def probe_url(run_dir: Path) -> str:
+    """http://<an address of the cluster's pod network no pod gets>:<REST port>: the stand-in, reached directly."""
+    return "http://%s:%d" % (addresses(run_dir).probe_ip, REST_PORT)
+
+
 def state_file(run_dir: Path) -> Path:
     return run_dir / "podnet.json"
 
@@ -78,25 +95,27 @@ def up(run_dir: Path, script: dict | None = None, timeout: float = 15.0) -> dict
     if state_file(run_dir).exists():
         down(run_dir)
     n = names(run_dir)
-    routed = _ip("route", "show", cluster.POD_NETWORK).stdout.strip()
+    slot = addresses(run_dir)
+    pod_network, link_net = slot.pod_network, slot.link_net
+    routed = _ip("route", "show", pod_network).stdout.strip()
     if routed and "blackhole" not in routed:
-        raise PodnetUnavailable(f"{cluster.POD_NETWORK} is already routed ({routed}): another cluster's pod network "
-                                f"is up; stop it first")
+        raise PodnetUnavailable(f"{pod_network} is already routed ({routed}): another pod network holds this cluster's "
+                                f"address slot {slot.index}; stop it first")
     ensure_blackhole()
-    state = dict(n, pid=None)
+    state = dict(n, pid=None, pod_network=pod_network)
     state_file(run_dir).write_text(json.dumps(state))
     try:
         _ip("netns", "add", n["netns"])
         _ip("link", "add", n["veth_host"], "type", "veth", "peer", "name", n["veth_ns"])
         _ip("link", "set", n["veth_ns"], "netns", n["netns"])
-        _ip("addr", "add", f"{LINK_NET[0]}/30", "dev", n["veth_host"])
+        _ip("addr", "add", f"{link_net[0]}/30", "dev", n["veth_host"])
         _ip("link", "set", n["veth_host"], "up")
         _ip("link", "set", "lo", "up", netns=n["netns"])
-        _ip("addr", "add", f"{LINK_NET[1]}/30", "dev", n["veth_ns"], netns=n["netns"])
+        _ip("addr", "add", f"{link_net[1]}/30", "dev", n["veth_ns"], netns=n["netns"])
         _ip("link", "set", n["veth_ns"], "up", netns=n["netns"])
         # every pod address is local inside the namespace: one listener on 0.0.0.0 answers for all pods
-        _ip("route", "add", "local", cluster.POD_NETWORK, "dev", "lo", netns=n["netns"])
-        _ip("route", "add", cluster.POD_NETWORK, "via", LINK_NET[1], "dev", n["veth_host"])
+        _ip("route", "add", "local", pod_network, "dev", "lo", netns=n["netns"])
+        _ip("route", "add", pod_network, "via", link_net[1], "dev", n["veth_host"])
         write_script(run_dir, script or {})
         (run_dir / "logs").mkdir(exist_ok=True)
         with open(run_dir / "logs" / "ovms-standin.log", "ab") as log:
@@ -109,7 +128,7 @@ def up(run_dir: Path, script: dict | None = None, timeout: float = 15.0) -> dict
         deadline = time.monotonic() + timeout
         while True:
             try:
-                conn = http.client.HTTPConnection(PROBE_IP, REST_PORT, timeout=1)
+                conn = http.client.HTTPConnection(slot.probe_ip, REST_PORT, timeout=1)
                 conn.request("GET", "/v2/health/live")
                 if conn.getresponse().status == 200:
                     break
