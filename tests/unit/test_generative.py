@@ -280,3 +280,27 @@ def test_the_token_secret_names_a_secret_and_is_not_masked_as_a_credential():
     params = {"huggingface": {"token_secret": {"name": "hf-token", "key": "token"}}}
     assert _secrets.credential_values(params, PLAIN_KEYS) == set()
     assert argument_spec()["huggingface"]["options"]["token_secret"]["no_log"] is False
+
+
+def test_what_kubernetes_controllers_write_into_the_claim_is_not_drift():
+    """The PersistentVolume controller binds the claim (spec.volumeName, immutable once set, and annotations): a run
+    must neither report it nor try to remove it; a label someone else added still is."""
+    from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile
+
+    desired = _render.model_volume_claim("llm", "ovms", render(spec())[1])
+    live = json.loads(json.dumps(desired))
+    live["spec"]["volumeName"] = "pv-1"
+    live["metadata"]["finalizers"] = ["kubernetes.io/pvc-protection"]
+    live["metadata"]["annotations"] = {"pv.kubernetes.io/bind-completed": "yes",
+                                       "pv.kubernetes.io/bound-by-controller": "yes"}
+    live["metadata"]["labels"]["team"] = "x"
+    live["metadata"]["managedFields"] = [
+        {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {
+            "f:metadata": {"f:annotations": {".": {}, "f:pv.kubernetes.io/bind-completed": {},
+                                             "f:pv.kubernetes.io/bound-by-controller": {}}},
+            "f:spec": {"f:volumeName": {}}}},
+        {"manager": "kube-apiserver", "operation": "Update", "fieldsV1": {
+            "f:metadata": {"f:finalizers": {".": {}, 'v:"kubernetes.io/pvc-protection"': {}}}}},
+        {"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}}]
+    found = _reconcile.foreign_fields(live, desired)
+    assert [(f["manager"], f["path"]) for f in found] == [("kubectl-label", "metadata.labels.team")]
