@@ -779,6 +779,25 @@ EXAMPLES = r"""
   openvino.ovms.modelserver:
     src: files/ovms-sample.yaml
 
+- name: An LLM and an embeddings model pulled from Hugging Face onto a volume the module creates
+  openvino.ovms.modelserver:
+    name: genai
+    namespace: ovms
+    image_name: openvino/model_server:2026.3
+    generative_models:
+      - name: qwen
+        source_model: OpenVINO/Qwen3-8B-int4-ov
+        task: text_generation
+        target_device: CPU
+        task_settings: {max_num_seqs: 8, enable_prefix_caching: true, cache_size: 4, tool_parser: hermes3}
+      - source_model: OpenVINO/bge-base-en-v1.5-fp16-ov
+        task: embeddings
+    huggingface:
+      token_secret: {name: hf-token, key: token}   # a Secret of yours; the pods read HF_TOKEN from it
+    model_volume:
+      size: 40Gi
+      storage_class: standard
+
 - name: Several models from S3, with a generated config.json, autoscaling and a PDB
   openvino.ovms.modelserver:
     name: vision
