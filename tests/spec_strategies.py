@@ -145,6 +145,7 @@ PLAUSIBLE = {
     "spec.model_volume.claim_name": ["llm-models"],
     "spec.model_volume.size": ["50Gi", "1Ti"],
     "spec.model_volume.storage_class": ["standard"],
+    "spec.model_volume.fs_group": [5000, 0],
 }
 _CRD_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "object": "dict"}
 

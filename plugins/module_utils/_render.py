@@ -356,7 +356,9 @@ def deployment(name, namespace, spec, version, config=None):
     if generative:
         # the image's user (uid/gid 5000) must write to the model volume: its group owns it; the ownership is changed
         # only when the volume's root does not have it yet (not a walk over every file of a big model on each start)
-        pod_spec["securityContext"] = {"fsGroup": _generative.OVMS_UID, "fsGroupChangePolicy": "OnRootMismatch"}
+        fs_group = spec["model_volume"]["fs_group"]
+        if fs_group is not None:  # 0: not set (OpenShift's SCC assigns one)
+            pod_spec["securityContext"] = {"fsGroup": fs_group, "fsGroupChangePolicy": "OnRootMismatch"}
     if volumes:
         pod_spec["volumes"] = volumes
     affinity = {}

@@ -258,6 +258,11 @@ FIELDS = {
                                                      "size, for example C(50Gi) (instead of I(claim_name))."),
                           "storage_class": F("str", desc="The created claim's storage class (default: the "
                                                          "cluster's default class)."),
+                          "fs_group": F("int", 5000, min=0,
+                                        desc="The pod's C(fsGroup), which makes the volume writable for the "
+                                             "image's user (C(ovms), uid/gid 5000). On OpenShift set C(0): the "
+                                             "namespace's security context constraint then assigns one from its "
+                                             "range (an fsGroup outside it is refused)."),
                           "access_mode": F("str", "ReadWriteOnce",
                                            choices=["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"],
                                            desc="The created claim's access mode (C(ReadWriteMany) for several "
@@ -275,7 +280,7 @@ FALSY_UNSET = frozenset([
     "spec.models_settings.shape", "spec.models_settings.layout", "spec.models_settings.plugin_config",
     "spec.models_settings.model_version_policy", "spec.server_settings.grpc_workers",
     "spec.server_settings.rest_workers", "spec.monitoring.metrics_list", "spec.models_repository.runAsUser",
-    "spec.models_repository.runAsGroup",
+    "spec.models_repository.runAsGroup", "spec.model_volume.fs_group",
 ])
 # The CRD's defaults apply only inside a group that is present; where the whole group is absent the operator's
 # Helm values decide. Where the two differ (the reference's header), a missing group gets the Helm value.
@@ -774,6 +779,8 @@ def _check_setting(path, key, value, task, version, image):
             raise SpecError(path, "expected a number, got %s" % _describe(value))
         try:
             number = float(value) if kind == "number" else _coerce(path, F("int"), value)
+        except SpecError:
+            raise
         except ValueError:
             raise SpecError(path, "expected a number, got %s" % _describe(value))
         if kind == "number" and (math.isnan(number) or math.isinf(number)):

@@ -682,6 +682,13 @@ options:
         description:
         - 'The created claim''s storage class (default: the cluster''s default class).'
         type: str
+      fs_group:
+        description:
+        - 'The pod''s C(fsGroup), which makes the volume writable for the image''s user (C(ovms), uid/gid 5000). On
+          OpenShift set C(0): the namespace''s security context constraint then assigns one from its range (an fsGroup
+          outside it is refused). Defaults to C(5000).'
+        - 'C(0) and C("") mean not set, as with the operator: the flag or setting is left out.'
+        type: int
       access_mode:
         description:
         - The created claim's access mode (C(ReadWriteMany) for several replicas on different nodes). Defaults to

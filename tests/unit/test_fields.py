@@ -54,6 +54,8 @@ EFFECTS = {
                                == "20Gi" and volume(o)["persistentVolumeClaim"]["claimName"] == "resnet-ovms-models"),
     "spec.model_volume.storage_class": (gen(model_volume={"size": "20Gi", "storage_class": "fast"}),
                                         lambda o: o["PersistentVolumeClaim"]["spec"]["storageClassName"] == "fast"),
+    "spec.model_volume.fs_group": (gen(model_volume={"size": "20Gi", "fs_group": 1000}),
+                                   lambda o: pod(o)["spec"]["securityContext"]["fsGroup"] == 1000),
     "spec.model_volume.access_mode": (gen(model_volume={"size": "20Gi", "access_mode": "ReadWriteMany"}),
                                       lambda o: o["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]),
     "spec.fullnameOverride": (

@@ -188,7 +188,7 @@ def test_tasks_and_generative_serving_itself_need_their_release():
      "'pooling' is not a setting of the task text_generation (it is one of embeddings)"),
     (dict(EMB, task_settings={"normalize": "yes"}), "task_settings.normalize", "expected true or false"),
     (dict(LLM, task_settings={"max_num_seqs": 0}), "task_settings.max_num_seqs", "expected a number of at least 1"),
-    (dict(LLM, task_settings={"max_num_seqs": "many"}), "task_settings.max_num_seqs", "expected a number, got 'many'"),
+    (dict(LLM, task_settings={"max_num_seqs": "many"}), "task_settings.max_num_seqs", "expected an integer, got 'many'"),
     (dict(EMB, task_settings={"pooling": "MAX"}), "task_settings.pooling", "expected one of CLS, LAST, MEAN"),
     (dict(LLM, task_settings={"tool_parser": "a\nb"}), "task_settings.tool_parser", "on one line"),
     (dict(LLM, task="chat"), "task", "'chat' is not an OVMS task"),
@@ -304,3 +304,10 @@ def test_what_kubernetes_controllers_write_into_the_claim_is_not_drift():
         {"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}}]
     found = _reconcile.foreign_fields(live, desired)
     assert [(f["manager"], f["path"]) for f in found] == [("kubectl-label", "metadata.labels.team")]
+
+
+def test_fs_group_zero_leaves_it_to_openshifts_security_context_constraint():
+    objs, _, _ = render(spec(model_volume={"size": "1Gi", "fs_group": 0}))
+    assert "securityContext" not in pod_spec(objs)
+    objs, _, _ = render(spec(model_volume={"size": "1Gi", "fs_group": "1000680000"}))
+    assert pod_spec(objs)["securityContext"]["fsGroup"] == 1000680000
