@@ -690,6 +690,16 @@ def fleet_report(applied, waited=None, rolled_back=None, pending_cause="not wait
     failed = ["%s/%s: %s%s" % (s["namespace"], s["name"], s["cause"], " -- rolled back: %s" % s["rolled_back"]
                                if s["rolled_back"] else "") for s in servers if s["status"] == "failed"]
     pending = ["%s/%s: %s" % (s["namespace"], s["name"], s["cause"]) for s in servers if s["status"] == "pending"]
+    lines = []
+    for s in servers:
+        if s["ready"]:
+            lines.append("%s/%s: ready%s" % (s["namespace"], s["name"], "; models AVAILABLE: %s" % ", ".join(
+                s["models_available"]) if s["models_available"] else ""))
+        elif s["status"] in ("failed", "pending"):
+            lines.append("%s/%s: %s: %s%s" % (s["namespace"], s["name"], s["status"], s["cause"],
+                                              " -- rolled back: %s" % s["rolled_back"] if s["rolled_back"] else ""))
+        else:
+            lines.append("%s/%s: %s" % (s["namespace"], s["name"], s["status"]))
     summary = "%d/%d ready, %d failed%s" % (sum(1 for s in servers if s["ready"]), len(servers), len(failed),
                                              ", %d not verified" % len(pending) if pending else "")
-    return {"servers": servers, "failed": failed, "pending": pending, "summary": summary}
+    return {"servers": servers, "failed": failed, "pending": pending, "summary": summary, "lines": lines}

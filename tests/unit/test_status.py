@@ -191,3 +191,4 @@ def test_fleet_report_merges_apply_wait_and_rollback_per_server():
     assert early["summary"] == "1/3 ready, 1 failed, 1 not verified"
     # not waited for (check mode, modelserver_wait false): the apply's outcome
     assert [s["status"] for s in _status.fleet_report(applied[:1])["servers"]] == ["applied"]
+    assert _status.fleet_report(applied[:1], waited)["lines"] == ["ns/ok: ready; models AVAILABLE: ok"]
