@@ -700,6 +700,7 @@ def fleet_report(applied, waited=None, rolled_back=None, pending_cause="not wait
                                               " -- rolled back: %s" % s["rolled_back"] if s["rolled_back"] else ""))
         else:
             lines.append("%s/%s: %s" % (s["namespace"], s["name"], s["status"]))
-    summary = "%d/%d ready, %d failed%s" % (sum(1 for s in servers if s["ready"]), len(servers), len(failed),
-                                             ", %d not verified" % len(pending) if pending else "")
+    ready = sum(1 for s in servers if s["ready"])
+    summary = "%d/%d ready, %d failed%s" % (ready, len(servers), len(failed),
+                                            ", %d not verified" % len(pending) if pending else "")
     return {"servers": servers, "failed": failed, "pending": pending, "summary": summary, "lines": lines}

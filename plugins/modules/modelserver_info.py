@@ -127,9 +127,24 @@ fleet:
   description: With O(servers) - how many servers are ready, failed, pending, and the one progress line.
   returned: when servers is given
   type: dict
-  sample: {total: 100, ready: 97, failed: 2, pending: 1,
-           progress: "97/100 ready, 2 failing: ovms/a CrashLoopBackOff, ovms/b model b: load failed (error_code
-             UNKNOWN); 1 waiting (1 rolling out, 0 loading models)"}
+  contains:
+    total:
+      description: Servers asked about.
+      type: int
+    ready:
+      description: Servers ready (rollout complete, and with O(models) every model AVAILABLE).
+      type: int
+    failed:
+      description: Servers failed (waiting will not cure them).
+      type: int
+    pending:
+      description: Servers still rolling out or loading their models.
+      type: int
+    progress:
+      description: One line for the whole fleet.
+      type: str
+      sample: "97/100 ready, 2 failing: ovms/a CrashLoopBackOff, ovms/b model b: load failed (error_code UNKNOWN);
+        1 waiting (1 rolling out, 0 loading models)"
 modelservers:
   description: One entry per model server.
   returned: always
