@@ -411,10 +411,12 @@ def p4_sections(results):
                   "/v2/models/resnet/ready`). A fresh deploy into a new namespace per run. *fleet*: `playbooks/deploy.yml` "
                   "(the role's fleet path: one apply of all servers, one wait with one Deployment watch per namespace, "
                   "the models verified 8 at a time); *loop*: `bench/deploy-loop.yml`, the role included once per "
-                  "server, as `deploy.yml` did before.", "",
+                  "server, as `deploy.yml` did before. No warm-up run here (each run is a first install); the loop "
+                  "was run once (6 minutes).", "",
                   "| method | process (s) | requests (audit) | requests (module) | writes | max RSS (MiB) |",
                   "|---|---|---|---|---|---|"]
-        for label, r in [("fleet (median of %d)" % len(p4["fleet"]), dict(p4["fleet"][0], wall=f)),
+        for label, r in [("fleet (median of %d runs; requests and RSS of the first)" % len(p4["fleet"]),
+                          dict(p4["fleet"][0], wall=f)),
                          ("loop (1 run)", loop)]:
             lines.append("| %s | %.2f | %d | %d | %d | %.0f |" % (label, r["wall"], r["requests"], r["module_requests"],
                                                                    r["writes"], r["max_rss_mib"]))
@@ -436,10 +438,10 @@ def p4_sections(results):
                                                                loop["module_requests"]),
                   "| loop, extrapolated | %d | %.0f | - | - |" % (p4b["servers"], p4b["loop_extrapolated"]), "",
                   "Fleet runs: %s s, in %s progress windows of 10 s. The waits overlap: the fleet's %d servers take "
-                  "%.1f s beyond the %s every pod waits, where the loop pays the delay once per server." % (
+                  "%.1f s beyond the %s every pod waits, where the loop pays the delay once per server (%d × %s)." % (
                       ", ".join("%.2f" % r["wall"] for r in p4b["fleet"]),
                       "/".join(str(r["windows"]) for r in p4b["fleet"]), p4b["servers"],
-                      f - _seconds(p4b["delay"]), p4b["delay"]), ""]
+                      f - _seconds(p4b["delay"]), p4b["delay"], p4b["servers"], p4b["delay"]), ""]
     if growth:
         lines += ["## Fleet deploy: growth and memory", "",
                   "`playbooks/deploy.yml` (fleet path), fresh deploy + wait + verify; *max RSS* is the largest "
@@ -451,7 +453,7 @@ def p4_sections(results):
             lines.append("| %d | %.2f | %.3f | %d | %.1f | %d | %.0f |" % (
                 p["servers"], p["wall"], p["wall"] / p["servers"], p["module_requests"],
                 p["module_requests"] / float(p["servers"]), p["requests"], p["max_rss_mib"]))
-        lines += ["", "Least-squares fit: %.3f s per server + %.2f s; %.2f module requests per server + %.0f." % (
+        lines += ["", "Least-squares fit: %.3f s per server %+.2f s; %.2f module requests per server %+.0f." % (
             growth["slope"][0], growth["slope"][1], growth["requests_slope"][0], growth["requests_slope"][1]), ""]
     targets = []
     if p4:
