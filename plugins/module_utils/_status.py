@@ -749,8 +749,8 @@ def servables_progress(info, pods=None, now=None):
         if state["state"] == "MISSING":
             parts.append("%s (%s): not in /v1/config yet (downloading or starting%s)" % (s["name"], s["task"], up))
         elif model_failed(state):
-            parts.append("%s (%s): load failed (error_code %s: %s)" % (s["name"], s["task"], state["error_code"],
-                                                                        state["error_message"]))
+            parts.append("%s (%s): load failed (error_code %s: %s)" % (
+                s["name"], s["task"], state["error_code"], state["error_message"]))
         else:
             parts.append("%s (%s): %s (loading or compiling%s)" % (s["name"], s["task"], state["state"], up))
     for name, result in sorted((info.get("smoke") or {}).items()):
