@@ -10,9 +10,11 @@ import base64
 import json
 import uuid
 
+import pytest
 from kubernetes import client
 
 from ansible_runner import run_playbook, task_results
+from conftest import wait_for
 from test_modelserver_module import audit_events, audit_offset
 from test_role import failure_message
 from test_secrets import Runs, hits, namespace_objects, recap
@@ -27,13 +29,31 @@ def hf_token():
     return "hf_mrk%s" % uuid.uuid4().hex
 
 
-def prepare_volume_and_token(core, namespace, token):
-    """What the admin prepares: the model volume's PVC and the Hugging Face token Secret."""
-    core.create_namespaced_persistent_volume_claim(namespace, {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "llm-models"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}}})
-    core.create_namespaced_secret(namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hf-token"},
-                                              "stringData": {"token": token}})
+@pytest.fixture
+def prepare_volume_and_token(core, namespace):
+    """What the admin prepares: the model volume's PVC (bound to a PersistentVolume made for it: the local cluster
+    has no provisioner, and a pod with an unbound claim is not scheduled) and the Hugging Face token Secret."""
+    made = []
+
+    def prepare(token):
+        pv = "llm-models-%s" % namespace
+        core.create_persistent_volume({
+            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+            "spec": {"capacity": {"storage": "50Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                     "hostPath": {"path": "/nonexistent/ovms-models"}, "persistentVolumeReclaimPolicy": "Retain",
+                     "claimRef": {"namespace": namespace, "name": "llm-models"}}})
+        made.append(pv)
+        core.create_namespaced_persistent_volume_claim(namespace, {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "llm-models"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": pv,
+                     "resources": {"requests": {"storage": "50Gi"}}}})
+        wait_for(lambda: core.read_namespaced_persistent_volume_claim("llm-models", namespace).status.phase == "Bound",
+                 60, "the model volume's claim to be bound")
+        core.create_namespaced_secret(namespace, {"apiVersion": "v1", "kind": "Secret",
+                                                  "metadata": {"name": "hf-token"}, "stringData": {"token": token}})
+    yield prepare
+    for pv in made:
+        core.delete_persistent_volume(pv)
 
 
 def llm_play(namespace, servables, name="llm", timeout=60, **more):
@@ -61,10 +81,10 @@ THREE = [{"name": LLM, "task": "text_generation"}, {"name": EMBED, "task": "embe
          {"name": RERANK, "task": "rerank"}]
 
 
-def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(api_client, core, namespace, kubeconfig,
-                                                                          tmp_path, standin, local_cluster):
+def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(kubeconfig, namespace, tmp_path, standin,
+                                                                          local_cluster, prepare_volume_and_token):
     token = hf_token()
-    prepare_volume_and_token(core, namespace, token)
+    prepare_volume_and_token(token)
     # the LLM loads for 2 s counted from the first request the stand-in sees about it: seen LOADING on any machine
     standin({LLM: {"task": "text_generation", "mode": "delay", "seconds": 2}, EMBED: {"task": "embeddings"},
              RERANK: {"task": "rerank"}, "llm": {"mode": "available"}})
@@ -99,8 +119,9 @@ def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(api_cl
     assert token not in raw and base64.b64encode(token.encode()).decode() not in raw
 
 
-def test_a_servable_that_fails_to_load_fails_the_role_naming_it(core, namespace, kubeconfig, tmp_path, standin):
-    prepare_volume_and_token(core, namespace, hf_token())
+def test_a_servable_that_fails_to_load_fails_the_role_naming_it(namespace, kubeconfig, tmp_path, standin,
+                                                                 prepare_volume_and_token):
+    prepare_volume_and_token(hf_token())
     standin({LLM: {"task": "text_generation", "mode": "load_error",
                    "error_message": "Could not infer model task - specify --task"}, "llm": {"mode": "available"}})
     out, _ = run_playbook(llm_play(namespace, THREE[:1], timeout=120), kubeconfig, tmp_path)
@@ -111,9 +132,9 @@ def test_a_servable_that_fails_to_load_fails_the_role_naming_it(core, namespace,
     assert task_results(out, "Ask OVMS")[0]["modelservers"][0]["smoke"] == {}, "no smoke request to a failed load"
 
 
-def test_a_wrong_answer_shape_fails_the_role_naming_model_step_and_shape(core, namespace, kubeconfig, tmp_path,
-                                                                        standin):
-    prepare_volume_and_token(core, namespace, hf_token())
+def test_a_wrong_answer_shape_fails_the_role_naming_model_step_and_shape(namespace, kubeconfig, tmp_path, standin,
+                                                                        prepare_volume_and_token):
+    prepare_volume_and_token(hf_token())
     standin({LLM: {"task": "text_generation", "answer": "wrong_shape"}, EMBED: {"task": "embeddings"},
              "llm": {"mode": "available"}})
     out, _ = run_playbook(llm_play(namespace, THREE[:2], timeout=120), kubeconfig, tmp_path)
@@ -123,8 +144,9 @@ def test_a_wrong_answer_shape_fails_the_role_naming_model_step_and_shape(core, n
     assert len(task_results(out, "Ask OVMS")) == 1, "a failed smoke request ends the wait at once"
 
 
-def test_an_ovms_error_is_named_and_smoke_false_turns_the_step_off(core, namespace, kubeconfig, tmp_path, standin):
-    prepare_volume_and_token(core, namespace, hf_token())
+def test_an_ovms_error_is_named_and_smoke_false_turns_the_step_off(namespace, kubeconfig, tmp_path, standin,
+                                                                   prepare_volume_and_token):
+    prepare_volume_and_token(hf_token())
     standin({RERANK: {"task": "rerank", "answer": "error", "error": "Mediapipe execution failed"},
              "llm": {"mode": "available"}})
     out, _ = run_playbook(llm_play(namespace, THREE[2:]), kubeconfig, tmp_path)
@@ -159,13 +181,14 @@ def test_classic_models_get_a_zero_tensor_inference_on_request(namespace, kubeco
     assert auto["ready"] and auto["smoke"] == {}, "auto: no inference for a classic model"
 
 
-def test_no_token_in_any_output(api_client, core, namespace, kubeconfig, tmp_path, standin):
+def test_no_token_in_any_output(api_client, core, namespace, kubeconfig, tmp_path, standin,
+                                prepare_volume_and_token):
     """The same grep as test_secrets.py: the role's runs (ready and smoke passed, failed load, wrong shape) at -vvv
     with the default callback, and every object in the namespace except Secrets, searched for the token and its
     base64 form."""
     token = hf_token()
     needle_map = {"hf_token": token, "hf_token (base64)": base64.b64encode(token.encode()).decode()}
-    prepare_volume_and_token(core, namespace, token)
+    prepare_volume_and_token(token)
     standin({LLM: {"task": "text_generation"}, EMBED: {"task": "embeddings", "answer": "wrong_shape"},
              "gen-broken": {"task": "rerank", "mode": "load_error"}, "llm": {"mode": "available"}})
     run = Runs(kubeconfig, tmp_path)
