@@ -128,6 +128,23 @@ PLAUSIBLE = {
     "spec.ingress.tls_secret_name": ["tls"],
     "spec.ingress.annotations": [{"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"}],
     "spec.route.host": ["ovms.apps.example.com"],
+    "spec.generative_models": [
+        [{"source_model": "OpenVINO/Qwen3-8B-int4-ov", "task": "text_generation",
+          "task_settings": {"max_num_seqs": 8, "enable_prefix_caching": True, "cache_size": 2}}],
+        [{"name": "llm", "source_model": "OpenVINO/Qwen3-8B-int4-ov", "task": "text_generation", "target_device": "GPU",
+          "task_settings": {"tool_parser": "hermes3", "model_distribution_policy": "TENSOR_PARALLEL"},
+          "draft_source_model": "OpenVINO/Qwen3-0.6B-int4-ov"},
+         {"source_model": "OpenVINO/bge-base-en-v1.5-fp16-ov", "task": "embeddings", "task_settings": {
+             "pooling": "CLS", "truncate": True}},
+         {"source_model": "OpenVINO/bge-reranker-base-fp16-ov", "task": "rerank"}],
+        [{"source_model": "OpenVINO/whisper-base-fp16-ov", "task": "speech2text",
+          "task_settings": {"num_streams": 2}}]],
+    "spec.huggingface.token_secret.name": ["hf-token"],
+    "spec.huggingface.token_secret.key": ["token", "hf_token"],
+    "spec.huggingface.endpoint": ["https://hf-mirror.example.com"],
+    "spec.model_volume.claim_name": ["llm-models"],
+    "spec.model_volume.size": ["50Gi", "1Ti"],
+    "spec.model_volume.storage_class": ["standard"],
 }
 _CRD_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "object": "dict"}
 
@@ -192,8 +209,11 @@ def crd_specs(draw):
     """A spec the CRD's schema allows: some fields set, each to a value of its type, over a base that often
     names a real model; enabled extras often enough to reach their rules."""
     spec = {}
-    if draw(st.integers(0, 4)):
+    base = draw(st.integers(0, 5))
+    if 1 <= base <= 4:
         spec = {"models_settings": {"model_path": draw(st.sampled_from(PLAUSIBLE["spec.models_settings.model_path"]))}}
+    elif base == 5:  # generative models pulled from Hugging Face instead of a classic model
+        spec = {"generative_models": draw(st.sampled_from(PLAUSIBLE["spec.generative_models"]))}
     needs = {"autoscaling": {"max_replicas": 4, "target_cpu_utilization": 80},
              "pod_disruption_budget": {"min_available": "1"}, "ingress": {}, "route": {}}
     for group in ("autoscaling", "pod_disruption_budget", "ingress", "route"):

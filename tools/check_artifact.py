@@ -31,12 +31,12 @@ ALLOWED = [
     "roles/modelserver/defaults/main.yml",
     "roles/modelserver/meta/main.yml", "roles/modelserver/meta/argument_specs.yml",
     "roles/modelserver/tasks/*.yml",
-    "playbooks/*.yml", "playbooks/vars/*.yml",
+    "playbooks/*.yml", "playbooks/vars/*.yml", "playbooks/examples/*.yml",
     "rbac/*.yaml",                                   # the least-privilege Role, binding and ClusterRoles
 ]
 # Directory entries of the above.
 ALLOWED_DIRS = ["changelogs", "meta", "plugins", "plugins/*", "roles", "roles/modelserver", "roles/modelserver/*",
-                "playbooks", "playbooks/vars", "rbac"]
+                "playbooks", "playbooks/vars", "playbooks/examples", "rbac"]
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.rst", "changelogs/changelog.yaml",
             "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt",
             "plugins/modules/modelserver.py", "plugins/modules/modelserver_info.py",

@@ -74,7 +74,8 @@ DIFFERENCES = [
      "The field would otherwise have no effect and a differently named Secret could never be used."),
     ("startup probe",
      "The container has a startup probe on /v2/health/live (deployment_parameters.startup_timeout_seconds, "
-     "600 s by default) besides the chart's liveness and readiness probes.",
+     "600 s by default) besides the chart's liveness and readiness probes; with generative_models it asks "
+     "/v2/health/ready (1800 s by default), so that its budget covers the download and the compilation.",
      "Large models load for minutes; without it the liveness probe restarts OVMS in the middle of the load."),
     ("flags removed in OVMS 2026.3",
      "For images of OVMS 2026.3 and later (or whose tag names no version), --sequence_cleaner_poll_wait_minutes is "
@@ -108,7 +109,8 @@ DIFFERENCES = [
      "whitespace-only edit does not roll the pods."),
     ("additions",
      "Fields that are not in the CRD (ovms_version, pod_labels, pod_annotations, startup_timeout_seconds, "
-     "models_settings.models, aws_session_token, autoscaling, pod_disruption_budget, ingress, route) render "
-     "objects or settings the chart does not have; they are off when not given.",
+     "models_settings.models, aws_session_token, autoscaling, pod_disruption_budget, ingress, route, "
+     "generative_models, huggingface, model_volume) render objects or settings the chart does not have; they are "
+     "off when not given. A manifest using generative_models is not one for the operator.",
      "Left unset, a spec renders what the operator renders."),
 ]

@@ -392,6 +392,21 @@ DEFAULT_IGNORED = (
     # `kubectl rollout restart`: taking it back would roll the pods once more
     "spec.template.metadata.annotations.kubectl.kubernetes.io/restartedAt",
 )
+# Per kind: what Kubernetes' own controllers write into an object this collection creates. A claim (model_volume.size)
+# is bound by the PersistentVolume controller (spec.volumeName, which is immutable once set, and its annotations),
+# given a node by the scheduler (WaitForFirstConsumer) and protected by a finalizer.
+DEFAULT_IGNORED_BY_KIND = {
+    "PersistentVolumeClaim": (
+        "spec.volumeName",
+        "metadata.finalizers",
+        "metadata.annotations.pv.kubernetes.io/bind-completed",
+        "metadata.annotations.pv.kubernetes.io/bound-by-controller",
+        "metadata.annotations.pv.kubernetes.io/migrated-to",
+        "metadata.annotations.volume.beta.kubernetes.io/storage-provisioner",
+        "metadata.annotations.volume.kubernetes.io/storage-provisioner",
+        "metadata.annotations.volume.kubernetes.io/selected-node",
+    ),
+}
 
 
 def _token_key(token):
@@ -464,7 +479,8 @@ def foreign_fields(live, desired, ignore=()):
             path = _token_path(tokens)
             if path in seen or _lookup(desired, tokens) is not None:
                 continue  # declared by us: server-side apply compares and takes it back itself
-            prefixes = list(DEFAULT_IGNORED) + [p for rule in ignore for p in rule.get("paths") or []]
+            prefixes = list(DEFAULT_IGNORED) + list(DEFAULT_IGNORED_BY_KIND.get((desired or {}).get("kind"), ())) + [
+                p for rule in ignore for p in rule.get("paths") or []]
             if any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in prefixes):
                 continue
             value = _lookup(live, tokens)

@@ -14,7 +14,7 @@ import base64
 import hashlib
 import json
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _spec
+from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _generative, _spec
 
 MANAGER = "openvino.ovms"
 GRPC_CONTAINER_PORT = 8080
@@ -29,12 +29,17 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 APP_NAME = "openvino-model-server"
 ANNOTATION_CONFIG_CHECKSUM = "openvino.ovms/config-checksum"
 ANNOTATION_OVMS_VERSION = "openvino.ovms/ovms-version"
+# On the Deployment and its pod template of a server with generative_models: a JSON list of {"name", "task"}, one
+# per servable, for the verification that waits for them and sends each its smoke request.
+ANNOTATION_SERVABLES = "openvino.ovms/servables"
+HF_TOKEN_ENV = "HF_TOKEN"
 
 # Every kind this collection may create, in apply order (dependencies first), with its REST location:
 # kind -> (apiVersion, plural). Prune and state=absent look at exactly these kinds.
 KINDS = [
     ("Secret", "v1", "secrets"),
     ("ConfigMap", "v1", "configmaps"),
+    ("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
     ("Deployment", "apps/v1", "deployments"),
     ("Service", "v1", "services"),
     ("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers"),
@@ -89,6 +94,11 @@ def config_map_name(fullname):
     return fullname + "-config"
 
 
+def model_volume_claim_name(fullname):
+    """The PersistentVolumeClaim the module creates for model_volume.size."""
+    return fullname + "-models"
+
+
 def _meta(name, namespace, obj_name, annotations=None, extra_labels=None):
     labels = dict(extra_labels or {})
     labels.update(owner_labels(name))
@@ -106,24 +116,37 @@ def _compact(obj):
     return json.dumps(obj, separators=(",", ":"))
 
 
+def _pulled_by_init_containers(spec):
+    """Several generative models: init containers pull them (--pull) and the server serves a model_config_list.
+    One: the server pulls and serves it itself (--source_model ... --task)."""
+    return len(spec["generative_models"] or []) > 1
+
+
+def _classic_entry(m):
+    cfg = {}
+    for key in ("name", "base_path", "target_device", "batch_size", "layout", "nireq"):
+        if key in m:
+            cfg[key] = m[key]
+    if "shape" in m:
+        shape = m["shape"].strip()
+        cfg["shape"] = json.loads(shape) if shape.startswith("{") else shape
+    for key in ("plugin_config", "model_version_policy"):
+        if key in m:
+            cfg[key] = m[key]
+    return cfg
+
+
 def generated_config(spec):
-    """config.json for multi-model mode from models_settings.models (None when not generated)."""
+    """config.json for multi-model mode from models_settings.models, or for several generative_models (each
+    pulled model's directory holds its graph.pbtxt); None when not generated."""
     ms = spec["models_settings"]
-    if ms["single_model_mode"] or not ms["models"]:
+    if _pulled_by_init_containers(spec):
+        entries = [{"config": {"name": m["name"], "base_path": _generative.model_dir(MODELS_MOUNT, m["source_model"])}}
+                   for m in spec["generative_models"]]
+    elif spec["generative_models"] or ms["single_model_mode"] or not ms["models"]:
         return None
-    entries = []
-    for m in ms["models"]:
-        cfg = {}
-        for key in ("name", "base_path", "target_device", "batch_size", "layout", "nireq"):
-            if key in m:
-                cfg[key] = m[key]
-        if "shape" in m:
-            shape = m["shape"].strip()
-            cfg["shape"] = json.loads(shape) if shape.startswith("{") else shape
-        for key in ("plugin_config", "model_version_policy"):
-            if key in m:
-                cfg[key] = m[key]
-        entries.append({"config": cfg})
+    else:
+        entries = [{"config": _classic_entry(m)} for m in ms["models"]]
     config = {"model_config_list": entries}
     mon = spec["monitoring"]
     if mon["metrics_enable"]:
@@ -137,7 +160,12 @@ def generated_config(spec):
 def container_args(spec, version):
     ms, srv, mon = spec["models_settings"], spec["server_settings"], spec["monitoring"]
     args = []  # in the chart's order
-    if ms["single_model_mode"]:
+    generative = spec["generative_models"] or []
+    if len(generative) == 1:  # pulled and served by the server itself: its flags come last (the task's after --task)
+        pass
+    elif generative:
+        args.append("--config_path=%s/config.json" % CONFIG_MOUNT)
+    elif ms["single_model_mode"]:
         args += ["--model_path=%s" % ms["model_path"], "--model_name=%s" % ms["model_name"],
                  "--target_device=%s" % ms["target_device"]]
         if ms["nireq"] is not None:
@@ -172,16 +200,34 @@ def container_args(spec, version):
         args.append("--grpc_workers=%d" % srv["grpc_workers"])
     if srv["rest_workers"] is not None:
         args.append("--rest_workers=%d" % srv["rest_workers"])
-    if _spec.supports_stateful(version):
+    if _spec.supports_stateful(version) and not generative:  # a generative server has no stateful models
         args.append("--sequence_cleaner_poll_wait_minutes=%d" % srv["sequence_cleaner_poll_wait_minutes"])
     args += ["--port=%d" % GRPC_CONTAINER_PORT, "--rest_port=%d" % REST_CONTAINER_PORT]
+    if len(generative) == 1:
+        args += pull_args(generative[0])
     return args
 
 
-def _env(fullname, spec):
-    """The chart's env variables, in its order (the S3 key ID and session token from the Secret: ours)."""
+def pull_args(model, serve=True):
+    """The flags that pull a generative model into the model volume (serve: and serve it). --model_name only when
+    the served name is not the source model's id (OVMS's default); never for a pull alone (config.json names it)."""
+    args = _generative.pull_args(model, MODELS_MOUNT)
+    if serve and model["name"] != model["source_model"]:
+        args.insert(1, "--model_name=%s" % model["name"])
+    return args
+
+
+def _env(fullname, spec, download=False):
+    """The chart's env variables, in its order (the S3 key ID and session token from the Secret: ours); for a
+    container that downloads generative models also HF_ENDPOINT, and HF_TOKEN from the user's Secret."""
     rep = spec["models_repository"]
     env = []
+    hf = spec["huggingface"]
+    if download and hf["token_secret"]["name"]:
+        env.append({"name": HF_TOKEN_ENV, "valueFrom": {"secretKeyRef": {"name": hf["token_secret"]["name"],
+                                                                         "key": hf["token_secret"]["key"]}}})
+    if download and hf["endpoint"]:
+        env.append({"name": "HF_ENDPOINT", "value": hf["endpoint"]})
     for key in ("http_proxy", "https_proxy", "no_proxy"):
         if rep[key]:
             env.append({"name": key, "value": rep[key]})
@@ -203,7 +249,7 @@ def _env(fullname, spec):
     return env
 
 
-def _resources(spec):
+def _resources(spec, devices=True):
     out = {}
     for kind in ("limits", "requests"):
         r = spec["deployment_parameters"]["resources"][kind]
@@ -211,7 +257,7 @@ def _resources(spec):
         for key in ("cpu", "memory"):
             if r[key]:
                 values[key] = r[key]
-        if r["xpu_device"]:
+        if r["xpu_device"] and devices:
             values[r["xpu_device"]] = r["xpu_device_quantity"]
         if values:
             out[kind] = values
@@ -227,18 +273,23 @@ def _probe(path, **extra):
 def deployment(name, namespace, spec, version, config=None):
     dp, ms, rep = spec["deployment_parameters"], spec["models_settings"], spec["models_repository"]
     obj = _spec.object_name(name, spec)
+    generative = spec["generative_models"] or []
+    # A generative server's startup probe asks for readiness: its budget covers the download and the compilation on
+    # every release, whether the REST port opens after the download (before 2026.2) or before it (answering
+    # /v2/health/ready with 503 until the model is loaded). Liveness starts only after it, so neither restarts OVMS
+    # in the middle of a download or a compilation that stays within startup_timeout_seconds.
     container = {
         "name": "ovms",
         "image": spec["image_name"],
         "args": container_args(spec, version),
         "ports": [{"name": "grpc", "containerPort": GRPC_CONTAINER_PORT, "protocol": "TCP"},
                   {"name": "rest", "containerPort": REST_CONTAINER_PORT, "protocol": "TCP"}],
-        "startupProbe": _probe("/v2/health/live", periodSeconds=10,
+        "startupProbe": _probe("/v2/health/ready" if generative else "/v2/health/live", periodSeconds=10,
                                failureThreshold=max(1, -(-dp["startup_timeout_seconds"] // 10))),
         "livenessProbe": _probe("/v2/health/live", periodSeconds=10, failureThreshold=3),
         "readinessProbe": _probe("/v2/health/ready", initialDelaySeconds=5, periodSeconds=5),
     }
-    env = _env(obj, spec)
+    env = _env(obj, spec, download=len(generative) == 1)
     if env:
         container["env"] = env
     env_from = []
@@ -269,9 +320,14 @@ def deployment(name, namespace, spec, version, config=None):
     if cm:
         mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
         volumes.append({"name": "config", "configMap": {"name": cm}})
-    if rep["models_host_path"] or rep["models_volume_claim"]:
+    if generative:  # validated: no classic models volume then
+        mounts.append({"name": "models", "mountPath": MODELS_MOUNT})
+        volumes.append(_model_volume(obj, spec))
+    elif rep["models_host_path"] or rep["models_volume_claim"]:
         mounts.append({"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True})
-    if rep["models_host_path"]:
+    if generative:
+        pass
+    elif rep["models_host_path"]:
         volumes.append({"name": "models", "hostPath": {"path": rep["models_host_path"], "type": "Directory"}})
     elif rep["models_volume_claim"]:
         volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": rep["models_volume_claim"]}})
@@ -279,6 +335,10 @@ def deployment(name, namespace, spec, version, config=None):
         container["volumeMounts"] = mounts
 
     pod_annotations = dict(dp["pod_annotations"] or {})
+    deployment_annotations = {ANNOTATION_OVMS_VERSION: _spec.version_text(version)}
+    if generative:
+        servables = json.dumps(_spec.servables(spec), separators=(",", ":"))
+        pod_annotations[ANNOTATION_SERVABLES] = deployment_annotations[ANNOTATION_SERVABLES] = servables
     if dp["openshift_service_mesh"]:
         pod_annotations["sidecar.istio.io/inject"] = "true"
     if config is not None and spec["server_settings"]["file_system_poll_wait_seconds"] == 0:
@@ -291,6 +351,12 @@ def deployment(name, namespace, spec, version, config=None):
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
     pod_spec = {"containers": [container]}
+    if len(generative) > 1:
+        pod_spec["initContainers"] = _pull_containers(obj, spec, container)
+    if generative:
+        # the image's user (uid/gid 5000) must write to the model volume: its group owns it; the ownership is changed
+        # only when the volume's root does not have it yet (not a walk over every file of a big model on each start)
+        pod_spec["securityContext"] = {"fsGroup": _generative.OVMS_UID, "fsGroupChangePolicy": "OnRootMismatch"}
     if volumes:
         pod_spec["volumes"] = volumes
     affinity = {}
@@ -307,9 +373,50 @@ def deployment(name, namespace, spec, version, config=None):
     if dp["update_strategy"]:
         dspec["strategy"] = dp["update_strategy"]
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": _meta(name, namespace, obj, {ANNOTATION_OVMS_VERSION: _spec.version_text(version)},
-                              _chart.labels(name, obj)),
+            "metadata": _meta(name, namespace, obj, deployment_annotations, _chart.labels(name, obj)),
             "spec": dspec}
+
+
+def _model_volume(fullname, spec):
+    """The pod volume the generative models are downloaded to: the user's claim, the one this collection creates, or
+    an emptyDir."""
+    vol = spec["model_volume"]
+    if vol["claim_name"]:
+        return {"name": "models", "persistentVolumeClaim": {"claimName": vol["claim_name"]}}
+    if vol["size"]:
+        return {"name": "models", "persistentVolumeClaim": {"claimName": model_volume_claim_name(fullname)}}
+    return {"name": "models", "emptyDir": {}}
+
+
+def _pull_containers(fullname, spec, server):
+    """One init container per generative model: `ovms --pull` downloads it (or finds it on the volume) and writes its
+    graph.pbtxt, then exits; the server then serves them all from the generated model_config_list."""
+    out = []
+    for i, model in enumerate(spec["generative_models"]):
+        c = {"name": "pull-%d" % i, "image": spec["image_name"], "args": ["--pull"] + pull_args(model, serve=False),
+             "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT}]}
+        env = _env(fullname, spec, download=True)
+        if env:
+            c["env"] = env
+        resources = _resources(spec, devices=False)  # a download needs no GPU
+        if resources:
+            c["resources"] = resources
+        if "securityContext" in server:
+            c["securityContext"] = server["securityContext"]
+        out.append(c)
+    return out
+
+
+def model_volume_claim(name, namespace, spec):
+    """The PersistentVolumeClaim of model_volume.size (None when the user names a claim or there is no volume)."""
+    vol = spec["model_volume"]
+    if not spec["generative_models"] or not vol["size"] or vol["claim_name"]:
+        return None
+    pspec = {"accessModes": [vol["access_mode"]], "resources": {"requests": {"storage": vol["size"]}}}
+    if vol["storage_class"]:
+        pspec["storageClassName"] = vol["storage_class"]
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": _meta(name, namespace, model_volume_claim_name(_spec.object_name(name, spec))), "spec": pspec}
 
 
 def service(name, namespace, spec):
@@ -409,6 +516,9 @@ def render(name, namespace, spec):
         manifests.append({"apiVersion": "v1", "kind": "ConfigMap",
                           "metadata": _meta(name, namespace, config_map_name(_spec.object_name(name, spec))),
                           "data": {"config.json": json.dumps(config, indent=2) + "\n"}})
+    claim = model_volume_claim(name, namespace, spec)
+    if claim is not None:
+        manifests.append(claim)
     manifests.append(deployment(name, namespace, spec, version, config))
     manifests.append(service(name, namespace, spec))
     manifests.extend(extras(name, namespace, spec))

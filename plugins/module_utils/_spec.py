@@ -21,7 +21,7 @@ import json
 import math
 import re
 
-from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _secrets
+from ansible_collections.openvino.ovms.plugins.module_utils import _chart, _generative, _secrets
 
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
@@ -103,9 +103,10 @@ FIELDS = {
         "extra_envs_configmap": F("str", desc="A ConfigMap whose keys become environment variables (C(envFrom))."),
         "pod_labels": F("dict", ours=True, desc="Extra labels on the pods (the selector's labels cannot be changed)."),
         "pod_annotations": F("dict", ours=True, desc="Extra annotations on the pods."),
-        "startup_timeout_seconds": F("int", 600, min=10, ours=True,
-                                     desc="How long the startup probe lets OVMS load its models before the "
-                                          "liveness probe may restart it."),
+        "startup_timeout_seconds": F("int", min=10, ours=True,
+                                     desc="How long the startup probe lets OVMS load its models (and, with "
+                                          "I(generative_models), download them) before Kubernetes may restart it. "
+                                          "Defaults to C(600), or C(1800) with I(generative_models)."),
     }),
     "service_parameters": G("Kubernetes Service parameters.", {
         "grpc_port": F("port", 8080, crd_default=8080, desc="Service port for gRPC."),
@@ -224,6 +225,44 @@ FIELDS = {
         "tls_termination": F("str", "edge", choices=["edge", "passthrough", "reencrypt", "none"],
                              desc="TLS termination (C(none): plain HTTP)."),
     }, ours=True),
+    "generative_models": F("list", elements="dict", ours=True,
+                           desc="Generative models pulled from Hugging Face and served through OVMS's "
+                                "OpenAI-compatible C(/v3) endpoints (OVMS 2025.3 or later). Each entry takes "
+                                "C(source_model) (a Hugging Face repository id such as C(OpenVINO/Qwen3-8B-int4-ov), "
+                                "required), C(task) (C(text_generation), C(embeddings), C(rerank), "
+                                "C(image_generation), C(text2speech), C(speech2text); required), C(name) (the served "
+                                "name; default the C(source_model)), C(target_device) (default C(CPU), always passed), "
+                                "C(task_settings) (the task's OVMS flags without C(--), for example "
+                                "C({max_num_seqs: 8, enable_prefix_caching: true, cache_size: 2, tool_parser: "
+                                "hermes3}); a flag the image's OVMS release does not know is refused, naming the "
+                                "release that has it) and C(draft_source_model) (text_generation: a draft model for "
+                                "speculative decoding). One model is pulled and served by the server itself "
+                                "(C(--source_model)); several are pulled by init containers and served through a "
+                                "generated C(model_config_list). Not combinable with the classic models of "
+                                "I(models_settings) in one server."),
+    "huggingface": G("Hugging Face access for I(generative_models).", {
+        "token_secret": G("A Secret of yours holding a Hugging Face token (gated or private repositories): the "
+                          "pods get it as C(HF_TOKEN) through a C(secretKeyRef), never in arguments or plain "
+                          "environment values.", {
+                              "name": F("str", desc="The Secret's name."),
+                              "key": F("str", "token", desc="The key of the token in the Secret."),
+                          }),
+        "endpoint": F("str", desc="C(HF_ENDPOINT): a Hugging Face mirror to download from, for example "
+                                  "C(https://hf-mirror.example.com)."),
+    }, ours=True),
+    "model_volume": G("Where I(generative_models) are downloaded to and kept (mounted writable at C(/models), with "
+                      "C(fsGroup) 5000 for the image's user). Without it the models go to an C(emptyDir) and are "
+                      "downloaded again whenever a pod starts.", {
+                          "claim_name": F("str", desc="An existing PersistentVolumeClaim to use."),
+                          "size": F("quantity", desc="Create the PersistentVolumeClaim C(<fullname>-models) of this "
+                                                     "size, for example C(50Gi) (instead of I(claim_name))."),
+                          "storage_class": F("str", desc="The created claim's storage class (default: the "
+                                                         "cluster's default class)."),
+                          "access_mode": F("str", "ReadWriteOnce",
+                                           choices=["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"],
+                                           desc="The created claim's access mode (C(ReadWriteMany) for several "
+                                                "replicas on different nodes)."),
+                      }, ours=True),
 }
 
 GROUPS = tuple(k for k, v in FIELDS.items() if v["type"] == "group")
@@ -591,7 +630,12 @@ def _check_consistency(s, warnings):
     if sp["grpc_port"] == sp["rest_port"]:
         raise SpecError("spec.service_parameters.rest_port", "must differ from grpc_port (both are %d)" % sp["rest_port"])
 
-    if ms["single_model_mode"]:
+    generative = _check_generative(s, version, warnings)
+    if dp["startup_timeout_seconds"] is None:
+        dp["startup_timeout_seconds"] = GENERATIVE_STARTUP_TIMEOUT if generative else STARTUP_TIMEOUT
+    if generative:
+        pass  # the classic model settings are not used (_check_generative refused the ones that were given)
+    elif ms["single_model_mode"]:
         if not ms["model_name"]:
             raise SpecError("spec.models_settings.model_name", "required in single-model mode")
         if not ms["model_path"] or ms["model_path"] == CRD_PLACEHOLDER_MODEL_PATH or "<" in ms["model_path"]:
@@ -679,6 +723,189 @@ def _check_consistency(s, warnings):
                             "cleaner (removed in 2026.3)" % version_text(version))
     if s["image_name"].endswith(":latest") or ":" not in s["image_name"].rsplit("/", 1)[-1]:
         warnings.append("image %s is not pinned to a release: a re-run may deploy a different OVMS" % s["image_name"])
+
+
+# --- generative models (pulled from Hugging Face) ---------------------------------------------------------
+STARTUP_TIMEOUT = 600
+GENERATIVE_STARTUP_TIMEOUT = 1800
+GENERATIVE_KEYS = {"name": "str", "source_model": "str", "task": "str", "target_device": "str",
+                   "task_settings": "dict", "draft_source_model": "str"}
+# A Hugging Face repository id: [org/]name, letters, digits, '-', '_', '.', not starting or ending with '-' or '.',
+# no '--' or '..', each part at most 96 characters.
+_HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+HF_REPO_ID = re.compile(r"^(?:%s/)?%s\Z" % (_HF_PART, _HF_PART))
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}\Z")
+_SERVABLE_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,255}\Z")
+
+
+def _check_hf_repo(path, value):
+    if not HF_REPO_ID.match(value) or "--" in value or ".." in value:
+        raise SpecError(path, "%r is not a Hugging Face repository id: expected [organization/]name of letters, digits, "
+                              "'-', '_' and '.' (no '--' or '..'), for example OpenVINO/Qwen3-8B-int4-ov" % _clip(value))
+
+
+def _release_error(path, what, since, version, image, until=None):
+    if until is not None and version is not None and version >= until:
+        return SpecError(path, "%s was removed in OVMS %s; the image %s is OVMS %s: use an image before %s"
+                         % (what, _generative.text(until), image, version_text(version), _generative.text(until)))
+    return SpecError(path, "OVMS %s does not know %s: it came in OVMS %s; the image %s is OVMS %s (use an image of "
+                           "%s or later, or set ovms_version when its tag does not tell)"
+                     % (version_text(version), what, _generative.text(since), image, version_text(version),
+                        _generative.text(since)))
+
+
+def _check_setting(path, key, value, task, version, image):
+    setting = _generative.SETTINGS.get(key)
+    if setting is None or task not in setting["tasks"]:
+        raise SpecError(path, "%r is not a setting of the task %s%s; its settings: %s"
+                        % (_clip(str(key)), task, " (it is one of %s)" % ", ".join(setting["tasks"]) if setting else "",
+                           ", ".join(_generative.settings_for(task))))
+    if not _generative.known(setting["since"], version, setting["until"]):
+        raise _release_error(path, _generative.flag(key), setting["since"], version, image, setting["until"])
+    kind = setting["kind"]
+    if kind == "bool":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise SpecError(path, "expected true or false (OVMS takes the literals), got %s" % _describe(value))
+        return value
+    if kind in ("int", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise SpecError(path, "expected a number, got %s" % _describe(value))
+        try:
+            number = float(value) if kind == "number" else _coerce(path, F("int"), value)
+        except ValueError:
+            raise SpecError(path, "expected a number, got %s" % _describe(value))
+        if kind == "number" and (math.isnan(number) or math.isinf(number)):
+            raise SpecError(path, "expected a finite number, got %s" % _describe(value))
+        if setting["min"] is not None and number < setting["min"]:
+            raise SpecError(path, "expected a number of at least %d, got %s" % (setting["min"], _describe(value)))
+        return number if kind == "int" else value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise SpecError(path, "expected a string, got %s" % _describe(value))
+    value = str(value)
+    _check_text(path, value)
+    if not value.strip() or "\n" in value:
+        raise SpecError(path, "expected a non-empty value on one line, got %r" % _clip(value))
+    if kind == "choice":
+        if value not in setting["choices"]:
+            raise SpecError(path, "expected one of %s, got %r" % (", ".join(setting["choices"]), _clip(value)))
+        if not _generative.known(setting["choices"][value], version):
+            raise _release_error(path, "%s=%s" % (_generative.flag(key), value), setting["choices"][value],
+                                 version, image)
+    return value
+
+
+def _normalize_generative_model(p, m, version, image):
+    unknown = sorted(set(m) - set(GENERATIVE_KEYS), key=str)
+    if unknown:
+        raise SpecError("%s.%s" % (p, unknown[0]), "unknown key (not a setting of a generative model); allowed: %s"
+                        % ", ".join(GENERATIVE_KEYS))
+    entry = {}
+    for key, t in GENERATIVE_KEYS.items():
+        if m.get(key) is not None:
+            entry[key] = _coerce("%s.%s" % (p, key), F(t), m[key])
+    for key in ("source_model", "task"):
+        if not entry.get(key):
+            raise SpecError("%s.%s" % (p, key), "required")
+    _check_hf_repo(p + ".source_model", entry["source_model"])
+    if entry.get("draft_source_model"):
+        _check_hf_repo(p + ".draft_source_model", entry["draft_source_model"])
+    task = entry["task"]
+    if task not in _generative.TASKS:
+        raise SpecError(p + ".task", "%r is not an OVMS task: expected one of %s"
+                        % (_clip(task), ", ".join(_generative.TASKS)))
+    if not _generative.known(_generative.TASKS[task], version):
+        raise _release_error(p + ".task", "the task %s" % task, _generative.TASKS[task], version, image)
+    if entry.get("draft_source_model") and task != "text_generation":
+        raise SpecError(p + ".draft_source_model", "speculative decoding is for the task text_generation, not %s" % task)
+    entry.setdefault("name", entry["source_model"])
+    if not _SERVABLE_NAME.match(entry["name"]):
+        raise SpecError(p + ".name", "%r is not a servable name: expected 1 to 255 characters without spaces or "
+                                     "control characters" % _clip(entry["name"]))
+    entry.setdefault("target_device", "CPU")
+    _check_device(p + ".target_device", entry["target_device"])
+    entry["task_settings"] = dict((key, _check_setting("%s.task_settings.%s" % (p, key), key, value, task, version,
+                                                       image))
+                                  for key, value in (entry.get("task_settings") or {}).items())
+    return entry
+
+
+def _check_generative(s, version, warnings):
+    """Validate and fill in generative_models, huggingface and model_volume; True when the server is generative."""
+    hf, vol, ms, rep = s["huggingface"], s["model_volume"], s["models_settings"], s["models_repository"]
+    token = hf["token_secret"]
+    if token["name"] is not None:
+        check_name("spec.huggingface.token_secret.name", token["name"])
+    if token["key"] is not None and not SECRET_KEY.match(token["key"]):
+        raise SpecError("spec.huggingface.token_secret.key", "%r is not a valid Secret key: expected letters, digits, "
+                                                             "'-', '_' and '.'" % _clip(token["key"]))
+    if token["name"] is None and hf["token_secret"]["key"] != "token":
+        raise SpecError("spec.huggingface.token_secret.name", "required with token_secret.key")
+    if hf["endpoint"] is not None and not re.match(r"^https?://[^\s/]+[^\s]*\Z", hf["endpoint"]):
+        raise SpecError("spec.huggingface.endpoint", "%r: expected an http(s) URL, for example "
+                                                     "https://hf-mirror.example.com" % _clip(hf["endpoint"]))
+    if vol["claim_name"] is not None:
+        check_name("spec.model_volume.claim_name", vol["claim_name"])
+        if vol["size"] is not None:
+            raise SpecError("spec.model_volume", "give either claim_name (an existing claim) or size (a claim this "
+                                                 "collection creates), not both")
+    for key in ("storage_class",):
+        if vol[key] is not None:
+            check_name("spec.model_volume." + key, vol[key])
+            if vol["size"] is None:
+                raise SpecError("spec.model_volume." + key, "applies only with size (a claim this collection creates)")
+    if vol["size"] is not None and parse_quantity(vol["size"]) <= 0:
+        raise SpecError("spec.model_volume.size", "expected a positive quantity, got %s" % vol["size"])
+
+    models = s["generative_models"]
+    if not models:
+        for group, given in (("huggingface", token["name"] or hf["endpoint"]),
+                             ("model_volume", vol["claim_name"] or vol["size"])):
+            if given:
+                warnings.append("%s is ignored: there are no generative_models" % group)
+        return False
+    image = s["image_name"]
+    if version is not None and version < _generative.SINCE:
+        raise SpecError("spec.generative_models", "generative models pulled from Hugging Face need OVMS %s or later; "
+                                                  "the image %s is OVMS %s"
+                        % (_generative.text(_generative.SINCE), image, version_text(version)))
+    given = [k for k in ("model_path", "models", "config_configmap_name", "config_path") if ms[k]]
+    if ms["is_stateful"]:
+        given.append("is_stateful")
+    if given:
+        raise SpecError("spec.models_settings." + given[0], "cannot be combined with generative_models in one server: "
+                                                            "deploy the classic models as a server of their own")
+    for key in ("models_volume_claim", "models_host_path"):
+        if rep[key]:
+            raise SpecError("spec.models_repository." + key, "cannot be combined with generative_models in one "
+                                                             "server: the models are downloaded to model_volume")
+    out, names, sources = [], set(), set()
+    for i, m in enumerate(models):
+        p = "spec.generative_models[%d]" % i
+        entry = _normalize_generative_model(p, m, version, image)
+        if entry["name"] in names:
+            raise SpecError(p + ".name", "the servable name %r is listed twice" % entry["name"])
+        if entry["source_model"] in sources:
+            raise SpecError(p + ".source_model", "%r is listed twice: both would be pulled into one directory with one "
+                                                 "graph.pbtxt" % entry["source_model"])
+        names.add(entry["name"])
+        sources.add(entry["source_model"])
+        out.append(entry)
+    s["generative_models"] = out
+    if vol["claim_name"] is None and vol["size"] is None:
+        warnings.append("generative_models without model_volume: the models are downloaded into an emptyDir, again "
+                        "whenever a pod starts; give model_volume (claim_name or size) to keep them")
+    elif vol["size"] is not None and vol["access_mode"] != "ReadWriteMany" and (
+            s["autoscaling"]["enabled"] or s["deployment_parameters"]["replicas"] > 1):
+        warnings.append("model_volume: several replicas share one %s claim: pods on other nodes cannot mount it "
+                        "(access_mode ReadWriteMany for that)" % vol["access_mode"])
+    return True
+
+
+def servables(spec):
+    """[{"name", "task"}] of the generative servables of a normalized spec (the openvino.ovms/servables annotation)."""
+    return [{"name": m["name"], "task": m["task"]} for m in spec.get("generative_models") or []]
 
 
 # --- what the API server and OVMS would refuse, checked before any request ------------------------------
@@ -965,6 +1192,8 @@ def _argspec(fields):
     for key, f in fields.items():
         if f["type"] == "group":
             spec[key] = {"type": "dict", "options": _argspec(f["fields"])}
+            if "secret" in key or "token" in key:
+                spec[key]["no_log"] = False  # names a Secret (huggingface.token_secret), holds no credential
             continue
         a = {"type": _ARG_TYPES[f["type"]]}
         if f["choices"]:
@@ -1023,6 +1252,16 @@ def _docs(fields, prefix="spec"):
 def option_docs():
     """The module's DOCUMENTATION options for the spec fields (written into the module by a generator)."""
     return _docs(FIELDS)
+
+
+def field_keys(fields=None):
+    """Every key of the schema, groups included (huggingface.token_secret names a Secret: not a credential)."""
+    fields = FIELDS if fields is None else fields
+    out = set(fields)
+    for f in fields.values():
+        if f["type"] == "group":
+            out |= field_keys(f["fields"])
+    return out
 
 
 def leaf_paths(fields=None, prefix="spec"):

@@ -279,8 +279,8 @@ options:
         type: dict
       startup_timeout_seconds:
         description:
-        - How long the startup probe lets OVMS load its models before the liveness probe may restart it. Defaults
-          to C(600).
+        - How long the startup probe lets OVMS load its models (and, with I(generative_models), download them) before
+          Kubernetes may restart it. Defaults to C(600), or C(1800) with I(generative_models).
         - 'Not a field of the operator''s CRD: an addition of this collection.'
         type: int
   service_parameters:
@@ -626,6 +626,71 @@ options:
         - passthrough
         - reencrypt
         - none
+  generative_models:
+    description:
+    - 'Generative models pulled from Hugging Face and served through OVMS''s OpenAI-compatible C(/v3) endpoints (OVMS
+      2025.3 or later). Each entry takes C(source_model) (a Hugging Face repository id such as C(OpenVINO/Qwen3-8B-int4-ov),
+      required), C(task) (C(text_generation), C(embeddings), C(rerank), C(image_generation), C(text2speech), C(speech2text);
+      required), C(name) (the served name; default the C(source_model)), C(target_device) (default C(CPU), always
+      passed), C(task_settings) (the task''s OVMS flags without C(--), for example C({max_num_seqs: 8, enable_prefix_caching:
+      true, cache_size: 2, tool_parser: hermes3}); a flag the image''s OVMS release does not know is refused, naming
+      the release that has it) and C(draft_source_model) (text_generation: a draft model for speculative decoding).
+      One model is pulled and served by the server itself (C(--source_model)); several are pulled by init containers
+      and served through a generated C(model_config_list). Not combinable with the classic models of I(models_settings)
+      in one server.'
+    - 'Not a field of the operator''s CRD: an addition of this collection.'
+    type: list
+    elements: dict
+  huggingface:
+    description:
+    - Hugging Face access for I(generative_models).
+    type: dict
+    suboptions:
+      token_secret:
+        description:
+        - 'A Secret of yours holding a Hugging Face token (gated or private repositories): the pods get it as C(HF_TOKEN)
+          through a C(secretKeyRef), never in arguments or plain environment values.'
+        type: dict
+        suboptions:
+          name:
+            description:
+            - The Secret's name.
+            type: str
+          key:
+            description:
+            - The key of the token in the Secret. Defaults to C(token).
+            type: str
+      endpoint:
+        description:
+        - 'C(HF_ENDPOINT): a Hugging Face mirror to download from, for example C(https://hf-mirror.example.com).'
+        type: str
+  model_volume:
+    description:
+    - Where I(generative_models) are downloaded to and kept (mounted writable at C(/models), with C(fsGroup) 5000
+      for the image's user). Without it the models go to an C(emptyDir) and are downloaded again whenever a pod starts.
+    type: dict
+    suboptions:
+      claim_name:
+        description:
+        - An existing PersistentVolumeClaim to use.
+        type: str
+      size:
+        description:
+        - Create the PersistentVolumeClaim C(<fullname>-models) of this size, for example C(50Gi) (instead of I(claim_name)).
+        type: raw
+      storage_class:
+        description:
+        - 'The created claim''s storage class (default: the cluster''s default class).'
+        type: str
+      access_mode:
+        description:
+        - The created claim's access mode (C(ReadWriteMany) for several replicas on different nodes). Defaults to
+          C(ReadWriteOnce).
+        type: str
+        choices:
+        - ReadWriteOnce
+        - ReadWriteOncePod
+        - ReadWriteMany
 # END GENERATED SPEC OPTIONS
 notes:
   - For every spec the operator's CRD accepts, the module renders what the operator's Helm chart renders (the chart's
@@ -647,8 +712,10 @@ notes:
     is mounted at /secret; the chart mounts a Secret named gcpcreds whatever the field says. Why - The field would
     otherwise have no effect and a differently named Secret could never be used.
   - Deliberate difference from the operator - startup probe. The container has a startup probe on /v2/health/live
-    (deployment_parameters.startup_timeout_seconds, 600 s by default) besides the chart's liveness and readiness probes.
-    Why - Large models load for minutes; without it the liveness probe restarts OVMS in the middle of the load.
+    (deployment_parameters.startup_timeout_seconds, 600 s by default) besides the chart's liveness and readiness probes;
+    with generative_models it asks /v2/health/ready (1800 s by default), so that its budget covers the download and
+    the compilation. Why - Large models load for minutes; without it the liveness probe restarts OVMS in the middle
+    of the load.
   - Deliberate difference from the operator - flags removed in OVMS 2026.3. For images of OVMS 2026.3 and later (or
     whose tag names no version), --sequence_cleaner_poll_wait_minutes is not passed, and is_stateful (--stateful,
     --idle_sequence_cleanup, --low_latency_transformation, --max_sequence_number) is refused. Why - OVMS 2026.3 removed
@@ -676,7 +743,8 @@ notes:
     the pods.
   - Deliberate difference from the operator - additions. Fields that are not in the CRD (ovms_version, pod_labels,
     pod_annotations, startup_timeout_seconds, models_settings.models, aws_session_token, autoscaling, pod_disruption_budget,
-    ingress, route) render objects or settings the chart does not have; they are off when not given. Why - Left unset,
+    ingress, route, generative_models, huggingface, model_volume) render objects or settings the chart does not have;
+    they are off when not given. A manifest using generative_models is not one for the operator. Why - Left unset,
     a spec renders what the operator renders.
 # END GENERATED DIFFERENCES
   - Efficiency - a run lists the Deployments, then only the kinds the server owns (recorded on its Deployment in the
@@ -865,7 +933,7 @@ from ansible_collections.openvino.ovms.plugins.module_utils import _client, _rec
 
 
 # Spec fields whose names look like credentials but hold none (a Secret's name): their values are not masked.
-PLAIN_KEYS = frozenset(p.rsplit(".", 1)[1] for p in _spec.leaf_paths()) - frozenset(_spec.SECRET_FIELDS)
+PLAIN_KEYS = frozenset(_spec.field_keys()) - frozenset(_spec.SECRET_FIELDS)
 
 
 def argument_spec():

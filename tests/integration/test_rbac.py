@@ -140,6 +140,10 @@ S3 = {"models_repository": {"storage_type": "S3", "aws_access_key_id": "AKIA-rba
 EXERCISE = {
     "secrets": dict(call=lambda ns: ("openvino.ovms.modelserver", spec(ns, **S3)), denied=("list", "secrets")),
     "services": dict(call=lambda ns: ("openvino.ovms.modelserver", spec(ns)), denied=("list", "services")),
+    "persistentvolumeclaims": dict(call=lambda ns: ("openvino.ovms.modelserver", {
+        "namespace": ns, "name": "r", "generative_models": [{"source_model": "OpenVINO/Qwen3-0.6B-int4-ov",
+                                                             "task": "text_generation"}],
+        "model_volume": {"size": "1Gi"}}), denied=("list", "persistentvolumeclaims")),
     "deployments": dict(call=lambda ns: ("openvino.ovms.modelserver", spec(ns)), denied=("list", "deployments")),
     "horizontalpodautoscalers": dict(call=lambda ns: ("openvino.ovms.modelserver", spec(
         ns, autoscaling={"enabled": True, "max_replicas": 2, "target_cpu_utilization": 80})),

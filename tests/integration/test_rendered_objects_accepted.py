@@ -69,6 +69,24 @@ SPECS = {
                                 "models_repository": {"storage_type": "cluster", "runAsUser": ""}},
     "name-override-s3-single-config-map": {"nameOverride": "serving", "models_settings": {
         "model_path": "s3://b/m", "config_configmap_name": "extra"}, "models_repository": S3},
+    "generative-three-models-pvc": {
+        "image_name": "openvino/model_server:2025.4",
+        "generative_models": [
+            {"name": "llm", "source_model": "OpenVINO/Qwen3-8B-int4-ov", "task": "text_generation",
+             "target_device": "GPU", "draft_source_model": "OpenVINO/Qwen3-0.6B-int4-ov",
+             "task_settings": {"max_num_seqs": 8, "enable_prefix_caching": True, "cache_size": 2}},
+            {"source_model": "OpenVINO/bge-base-en-v1.5-fp16-ov", "task": "embeddings", "task_settings": {
+                "pooling": "CLS", "normalize": True}},
+            {"source_model": "OpenVINO/bge-reranker-base-fp16-ov", "task": "rerank"}],
+        "huggingface": {"token_secret": {"name": "hf-token", "key": "token"}, "endpoint": "https://hf.example.com"},
+        "model_volume": {"size": "50Gi", "storage_class": "standard", "access_mode": "ReadWriteMany"},
+        "deployment_parameters": {"replicas": 2, "resources": {
+            "limits": {"cpu": "8", "memory": "16Gi", "xpu_device": "gpu.intel.com/i915"}}},
+        "monitoring": {"metrics_enable": True}},
+    "generative-one-llm-existing-claim": {
+        "generative_models": [{"source_model": "OpenVINO/Qwen3-8B-int4-ov", "task": "text_generation",
+                               "task_settings": {"cache_interval_multiplier": 2, "pipeline_type": "OMNI"}}],
+        "model_volume": {"claim_name": "models"}},
     "everything-on": dict(EVERYTHING_ON, models_settings={"model_path": "gs://b/m"},
                           deployment_parameters={"resources": {"requests": {"cpu": "1"}}},
                           service_parameters={"service_type": "NodePort", "grpc_port": 9000, "rest_port": 9001},
@@ -112,6 +130,8 @@ def test_every_rendered_object_is_accepted(case, api_client, namespace, route_cr
         assert status in (200, 201), "%s %s refused: %s" % (m["kind"], m["metadata"]["name"], body)
         kinds.add(m["kind"])
     assert {"Deployment", "Service"} <= kinds
+    if case.startswith("generative-three"):
+        assert "PersistentVolumeClaim" in kinds and "ConfigMap" in kinds
     if case == "everything-on":
         assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "Route"} <= kinds
 

@@ -176,8 +176,8 @@ def load(name):
     return json.loads((AWX / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["job_template_deploy.json", "job_template_drift.json",
-                                  "survey_deploy.json", "survey_drift.json"])
+@pytest.mark.parametrize("name", ["job_template_deploy.json", "job_template_drift.json", "job_template_deploy_hf.json",
+                                  "survey_deploy.json", "survey_drift.json", "survey_deploy_hf.json"])
 def test_awx_files_are_json_objects(name):
     assert isinstance(load(name), dict)
 
@@ -185,6 +185,7 @@ def test_awx_files_are_json_objects(name):
 @pytest.mark.parametrize("name,job_type,playbook,diff_mode", [
     ("job_template_deploy.json", "run", "playbooks/deploy.yml", False),
     ("job_template_drift.json", "check", "playbooks/drift.yml", True),
+    ("job_template_deploy_hf.json", "run", "playbooks/deploy.yml", False),
 ])
 def test_job_template_shape(name, job_type, playbook, diff_mode):
     jt = load(name)
@@ -277,8 +278,25 @@ DRIFT_QUESTIONS = {
 }
 
 
+HF_QUESTIONS = {
+    "ovms_name": ("text", True, "", 1, 58, None),
+    "ovms_namespace": ("text", True, "ovms", 1, 63, None),
+    "ovms_hf_source_model": ("text", True, "", 1, None, None),
+    "ovms_hf_task": ("multiplechoice", True, "text_generation", None, None,
+                     ["text_generation", "embeddings", "rerank", "image_generation", "text2speech", "speech2text"]),
+    "ovms_hf_target_device": ("multiplechoice", True, "CPU", None, None, ["CPU", "GPU", "NPU", "AUTO"]),
+    "ovms_hf_volume_size_gib": ("integer", True, 50, 1, 10000, None),
+    "ovms_hf_storage_class": ("text", False, "", None, None, None),
+    "ovms_hf_token_secret": ("text", False, "", None, None, None),
+    "ovms_image": ("text", None, "openvino/model_server:2026.3", None, None, None),
+    "modelserver_wait_timeout": ("integer", None, 3600, None, None, None),
+    "modelserver_rollback_on_failure": ("multiplechoice", None, "true", None, None, ["true", "false"]),
+}
+
+
 @pytest.mark.parametrize("name,expected", [("survey_deploy.json", DEPLOY_QUESTIONS),
-                                           ("survey_drift.json", DRIFT_QUESTIONS)])
+                                           ("survey_drift.json", DRIFT_QUESTIONS),
+                                           ("survey_deploy_hf.json", HF_QUESTIONS)])
 def test_survey(name, expected):
     survey = load(name)
     assert check_survey(survey) == []
@@ -290,7 +308,7 @@ def test_survey(name, expected):
                q.get("min") if lo is not None else None, q.get("max") if hi is not None else None,
                sorted(q["choices"]) if choices else None)
         assert got == (qtype, required, default, lo, hi, sorted(choices) if choices else None), var
-    if name == "survey_deploy.json":
+    if name in ("survey_deploy.json", "survey_deploy_hf.json"):
         # a name whose Service name <name>-ovms would exceed a 63-character DNS label cannot be entered
         assert questions["ovms_name"]["max"] <= 63 - len("-ovms")
 
@@ -342,6 +360,14 @@ def test_deploy_survey_variables_are_used():
     assert {v for v in checked if v.startswith("ovms_")} == {v for v in DEPLOY_QUESTIONS if v.startswith("ovms_")}
 
 
+def test_hugging_face_survey_variables_are_used():
+    """Each answer of the survey "Deploy a model from Hugging Face" reaches deploy.yml (its vars_files) or the role."""
+    used = words(playbook_text(DEPLOY_PLAYBOOK) + "\n" + tree_text(ROLE_DIR))
+    assert load("job_template_deploy_hf.json")["playbook"] == DEPLOY_PLAYBOOK.relative_to(ROOT).as_posix()
+    unused = [q["variable"] for q in load("survey_deploy_hf.json")["spec"] if q["variable"] not in used]
+    assert not unused, "survey variables nothing uses: %s" % unused
+
+
 def test_drift_survey_variables_are_used_once_the_playbook_exists():
     """The drift job template runs playbooks/drift.yml; once it exists, it (or a role) uses every answer."""
     assert load("job_template_drift.json")["playbook"] == DRIFT_PLAYBOOK.relative_to(ROOT).as_posix()
@@ -371,8 +397,8 @@ RENDER_PLAYBOOK = """
 """
 
 
-def survey_defaults():
-    return {q["variable"]: q["default"] for q in load("survey_deploy.json")["spec"] if q.get("default") != ""}
+def survey_defaults(survey="survey_deploy.json"):
+    return {q["variable"]: q["default"] for q in load(survey)["spec"] if q.get("default") != ""}
 
 
 def awx_extravars(answers):
@@ -390,6 +416,48 @@ def awx_extravars(answers):
 ])
 def test_deploy_survey_answers_render_a_valid_model_server(tmp_path, answers):
     answers = dict(survey_defaults(), **answers)
+    result = render_answers(tmp_path, answers)
+    [server] = result["servers"]
+    assert server["metadata"] == {"name": answers["ovms_name"], "namespace": answers["ovms_namespace"]}
+    [manifests] = result["manifests"]
+    deployment = next(m for m in manifests if m["kind"] == "Deployment")
+    assert deployment["metadata"]["name"] == answers["ovms_name"] + "-ovms"
+    assert deployment["metadata"]["namespace"] == answers["ovms_namespace"]
+    assert deployment["spec"]["replicas"] == answers["ovms_replicas"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == answers["ovms_image"]
+    assert "--model_path=" + answers["ovms_model_path"] in container["args"]
+    assert "--model_name=" + answers["ovms_model_name"] in container["args"]
+
+
+@pytest.mark.parametrize("answers", [
+    {"ovms_name": "qwen", "ovms_hf_source_model": "OpenVINO/Qwen3-8B-int4-ov"},
+    {"ovms_name": "embed", "ovms_namespace": "ml", "ovms_hf_source_model": "OpenVINO/bge-base-en-v1.5-fp16-ov",
+     "ovms_hf_task": "embeddings", "ovms_hf_target_device": "GPU", "ovms_hf_volume_size_gib": 5,
+     "ovms_hf_storage_class": "fast", "ovms_hf_token_secret": "hf-token", "ovms_image": "openvino/model_server:2025.4-gpu"},
+])
+def test_hugging_face_survey_answers_render_a_generative_model_server(tmp_path, answers):
+    answers = dict(survey_defaults("survey_deploy_hf.json"), **answers)
+    result = render_answers(tmp_path, answers)
+    [manifests] = result["manifests"]
+    objs = dict((m["kind"], m) for m in manifests)
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == answers["ovms_image"]
+    for arg in ("--source_model=" + answers["ovms_hf_source_model"], "--task=" + answers["ovms_hf_task"],
+                "--target_device=" + answers["ovms_hf_target_device"], "--model_repository_path=/models"):
+        assert arg in container["args"]
+    pvc = objs["PersistentVolumeClaim"]["spec"]
+    assert pvc["resources"]["requests"]["storage"] == "%dGi" % answers["ovms_hf_volume_size_gib"]
+    assert pvc.get("storageClassName") == (answers.get("ovms_hf_storage_class") or None)
+    env = dict((e["name"], e) for e in container.get("env", []))
+    if answers.get("ovms_hf_token_secret"):
+        assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token"}
+    else:
+        assert "HF_TOKEN" not in env
+
+
+def render_answers(tmp_path, answers):
+    """ovms_servers and their manifests, rendered with deploy.yml's vars_files from answers as AWX passes them."""
     vars_files = [str(DEPLOY_PLAYBOOK.parent / f) for play in yaml.safe_load(DEPLOY_PLAYBOOK.read_text())
                   for f in play.get("vars_files") or []]
     (tmp_path / "extravars").write_text(awx_extravars(answers))
@@ -402,19 +470,7 @@ def test_deploy_survey_answers_render_a_valid_model_server(tmp_path, answers):
                           "-e", "ansible_python_interpreter=" + sys.executable],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(out.read_text())
-
-    [server] = result["servers"]
-    assert server["metadata"] == {"name": answers["ovms_name"], "namespace": answers["ovms_namespace"]}
-    [manifests] = result["manifests"]
-    deployment = next(m for m in manifests if m["kind"] == "Deployment")
-    assert deployment["metadata"]["name"] == answers["ovms_name"] + "-ovms"
-    assert deployment["metadata"]["namespace"] == answers["ovms_namespace"]
-    assert deployment["spec"]["replicas"] == answers["ovms_replicas"]
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == answers["ovms_image"]
-    assert "--model_path=" + answers["ovms_model_path"] in container["args"]
-    assert "--model_name=" + answers["ovms_model_name"] in container["args"]
+    return json.loads(out.read_text())
 
 
 WRITERS = {"copy", "file", "template", "lineinfile", "blockinfile"}

@@ -18,8 +18,44 @@ def pod(o):
     return o["Deployment"]["spec"]["template"]
 
 
+# one generative model instead of BASE's classic one
+LLM = {"source_model": "OpenVINO/Qwen3-0.6B-int4-ov", "task": "text_generation"}
+
+
+def gen(**groups):
+    patch = {"models_settings": {"model_path": None}, "generative_models": [dict(LLM)]}
+    patch.update(groups)
+    return patch
+
+
+def volume(o):
+    return next(v for v in pod(o)["spec"]["volumes"] if v["name"] == "models")
+
+
 # path -> (spec patch, check(objects)); each check fails if the field had no effect.
 EFFECTS = {
+    "spec.generative_models": (gen(), lambda o: "--source_model=OpenVINO/Qwen3-0.6B-int4-ov" in args(o)
+                               and "--task=text_generation" in args(o)
+                               and pod(o)["metadata"]["annotations"]["openvino.ovms/servables"]
+                               == '[{"name":"OpenVINO/Qwen3-0.6B-int4-ov","task":"text_generation"}]'),
+    "spec.huggingface.token_secret.name": (
+        gen(huggingface={"token_secret": {"name": "hf"}}),
+        lambda o: env(o)["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf", "key": "token"}}),
+    "spec.huggingface.token_secret.key": (
+        gen(huggingface={"token_secret": {"name": "hf", "key": "hf_token"}}),
+        lambda o: env(o)["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "hf_token"),
+    "spec.huggingface.endpoint": (gen(huggingface={"endpoint": "https://hf.example.com"}),
+                                  lambda o: env(o)["HF_ENDPOINT"]["value"] == "https://hf.example.com"),
+    "spec.model_volume.claim_name": (gen(model_volume={"claim_name": "mine"}),
+                                     lambda o: volume(o)["persistentVolumeClaim"] == {"claimName": "mine"}
+                                     and "PersistentVolumeClaim" not in o),
+    "spec.model_volume.size": (gen(model_volume={"size": "20Gi"}),
+                               lambda o: o["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"]
+                               == "20Gi" and volume(o)["persistentVolumeClaim"]["claimName"] == "resnet-ovms-models"),
+    "spec.model_volume.storage_class": (gen(model_volume={"size": "20Gi", "storage_class": "fast"}),
+                                        lambda o: o["PersistentVolumeClaim"]["spec"]["storageClassName"] == "fast"),
+    "spec.model_volume.access_mode": (gen(model_volume={"size": "20Gi", "access_mode": "ReadWriteMany"}),
+                                      lambda o: o["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]),
     "spec.fullnameOverride": (
         {"fullnameOverride": "vision", "models_repository": {"aws_secret_access_key": "k"}},
         lambda o: o["Deployment"]["metadata"]["name"] == o["Service"]["metadata"]["name"] == "vision"

@@ -66,8 +66,8 @@ def test_kinds_being_applied_now_are_listed_too():
 def test_an_unknown_server_lists_every_served_kind_and_asks_discovery_about_routes():
     api = FakeApi()
     _reconcile.Reconciler(api).list_owned(NS, "ghost")
-    assert api.lists() == ["deployments", "secrets", "configmaps", "services", "horizontalpodautoscalers",
-                           "poddisruptionbudgets", "ingresses"]
+    assert api.lists() == ["deployments", "secrets", "configmaps", "persistentvolumeclaims", "services",
+                           "horizontalpodautoscalers", "poddisruptionbudgets", "ingresses"]
     assert ("GET", "/apis/route.openshift.io/v1") in api.calls
 
 
@@ -94,7 +94,7 @@ def test_fleet_listing_is_complete_only_when_every_server_has_a_record():
     assert api.lists() == ["deployments", "secrets", "services"]
     api = FakeApi({"deployments": [deployment("a", {"Deployment", "Service"})]})
     _reconcile.Reconciler(api).list_owned(NS, want={"Deployment", "Service"}, servers=["a", "new"])
-    assert len(api.lists()) == 7
+    assert len(api.lists()) == 8
 
 
 def test_the_record_keeps_kinds_about_to_be_pruned():
