@@ -278,7 +278,9 @@ def describe(api, namespace, name, check_models=True, base_url=None, smoke="auto
         else:
             states = model_states(config, expected or [])
             for model, state in states.items():
-                if state["available"]:
+                if state["available"] and not ready_check_possible(model, base_url):
+                    state["ready_endpoint"] = None  # /v1/config's AVAILABLE (and the smoke request) must do
+                elif state["available"]:
                     code, body = ovms_get(api, namespace, service, model_url_path(model, "/ready"), base_url)
                     state["ready_endpoint"] = code
                     if code != 200:
@@ -450,6 +452,14 @@ def model_url_path(name, suffix=""):
     from ansible.module_utils.six.moves.urllib.parse import quote
 
     return "/v2/models/%s%s" % (quote(name, safe=""), suffix)
+
+
+def ready_check_possible(name, base_url=None):
+    """Whether GET /v2/models/<name>/ready can reach OVMS with the name intact. Through the API server's service proxy
+    a name holding "/" cannot: the proxy decodes %2F into "/" before it forwards the request (kubernetes/kubernetes
+    issue 14193; seen on the local control plane, Kubernetes 1.35), and OVMS matches such a name only as %2F. Such a
+    servable is judged by /v1/config's AVAILABLE and by its smoke request, which names it in the JSON body."""
+    return bool(base_url) or "/" not in name
 
 
 def _is_number(value):

@@ -171,7 +171,9 @@ modelservers:
       type: list
       elements: str
     models:
-      description: Per model - available, state, error_code, error_message, versions, ready_endpoint.
+      description: Per model - available, state, error_code, error_message, versions, ready_endpoint (the HTTP status
+        of C(GET /v2/models/<name>/ready); null when not asked - a name holding C(/) through the API server's
+        service proxy, which decodes C(%2F) before forwarding).
       type: dict
       sample: {resnet: {available: true, state: AVAILABLE, error_code: OK, error_message: OK}}
     models_ok:

@@ -15,6 +15,7 @@ from kubernetes import client
 
 from ansible_runner import run_playbook, task_results
 from conftest import wait_for
+from localcluster import podnet
 from test_modelserver_module import audit_events, audit_offset
 from test_role import failure_message
 from test_secrets import Runs, hits, namespace_objects, recap
@@ -56,20 +57,14 @@ def prepare_volume_and_token(core, namespace):
         core.delete_persistent_volume(pv)
 
 
-def llm_play(namespace, servables, name="llm", timeout=60, **more):
-    """The role on an LLM server whose Deployment carries the servables annotation.
-
-    GENSPEC FALLBACK: until branch genspec (spec.generative_models + rendering) is merged here, the Deployment is
-    rendered from a classic spec that mounts the PVC (models_volume_claim), takes the token Secret through envFrom
-    (extra_envs_secret) and carries the annotation the renderer will write (pod_annotations, which the verification
-    reads from the pod template as well as from the Deployment)."""
+def llm_play(namespace, models, name="llm", timeout=60, image="openvino/model_server:2026.3", **more):
+    """The role on a generative server: `models` (spec.generative_models) pulled from Hugging Face into the model
+    volume's existing claim, with the token from the Secret the admin made."""
     role_vars = {
-        "modelserver_name": name, "modelserver_namespace": namespace,
-        "modelserver_image_name": "openvino/model_server:2026.3",
-        "modelserver_models_settings": {"model_name": "llm", "model_path": "/models/llm"},
-        "modelserver_models_repository": {"storage_type": "cluster", "models_volume_claim": "llm-models"},
-        "modelserver_deployment_parameters": {"replicas": 1, "extra_envs_secret": "hf-token", "pod_annotations": {
-            SERVABLES_ANNOTATION: json.dumps(servables)}},
+        "modelserver_name": name, "modelserver_namespace": namespace, "modelserver_image_name": image,
+        "modelserver_generative_models": models,
+        "modelserver_huggingface": {"token_secret": {"name": "hf-token", "key": "token"}},
+        "modelserver_model_volume": {"claim_name": "llm-models"},
         "modelserver_wait_timeout": timeout, "modelserver_progress_interval": 2}
     role_vars.update(more)
     return [{"hosts": "localhost", "gather_facts": False, "tasks": [{
@@ -77,32 +72,45 @@ def llm_play(namespace, servables, name="llm", timeout=60, **more):
         "vars": role_vars}]}]
 
 
-THREE = [{"name": LLM, "task": "text_generation"}, {"name": EMBED, "task": "embeddings"},
-         {"name": RERANK, "task": "rerank"}]
+# spec.generative_models; the servable names (the annotation's) are LLM and EMBED (their source_model, "/" included)
+# and RERANK (its name)
+THREE = [{"source_model": LLM, "task": "text_generation"}, {"source_model": EMBED, "task": "embeddings"},
+         {"name": RERANK, "source_model": "OpenVINO/bge-reranker-base-fp16-ov", "task": "rerank"}]
+SERVABLES = [{"name": LLM, "task": "text_generation"}, {"name": EMBED, "task": "embeddings"},
+             {"name": RERANK, "task": "rerank"}]
 
 
-def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(kubeconfig, namespace, tmp_path, standin,
-                                                                          local_cluster, prepare_volume_and_token):
+@pytest.mark.parametrize("version", ["2025.4", "2026.3"])
+def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(version, kubeconfig, namespace, tmp_path,
+                                                                          standin, local_cluster,
+                                                                          prepare_volume_and_token):
     token = hf_token()
     prepare_volume_and_token(token)
     # the LLM loads for 2 s counted from the first request the stand-in sees about it: seen LOADING on any machine
     standin({LLM: {"task": "text_generation", "mode": "delay", "seconds": 2}, EMBED: {"task": "embeddings"},
-             RERANK: {"task": "rerank"}, "llm": {"mode": "available"}})
+             RERANK: {"task": "rerank"}})
     offset = audit_offset(local_cluster)
-    out, raw = run_playbook(llm_play(namespace, THREE), kubeconfig, tmp_path)
+    play = llm_play(namespace, THREE, image="openvino/model_server:%s" % version)
+    # then straight to the pods' REST port (modelserver_ovms_url's way): there %2F reaches OVMS as %2F
+    play[0]["tasks"].append({"name": "direct info", "openvino.ovms.modelserver_info": {
+        "namespace": namespace, "name": "llm", "ovms_url": "http://%s:%d" % (podnet.PROBE_IP, podnet.REST_PORT)}})
+    out, raw = run_playbook(play, kubeconfig, tmp_path)
     assert failure_message(out) is None, failure_message(out)
     states = [r["msg"] for r in task_results(out, "Show the models' states")]
     assert any("%s (text_generation): LOADING (loading or compiling, pod up" % LLM in s for s in states), states
     final = task_results(out, "Ask OVMS")[-1]["modelservers"][0]
-    assert final["servables"] == THREE
-    assert final["expected_models"] == ["llm", LLM, EMBED, RERANK]
+    assert final["servables"] == SERVABLES
+    assert final["expected_models"] == [LLM, EMBED, RERANK]
     assert final["models_ok"] and final["smoke_ok"] and final["smoke_failed"] == []
     assert {m: (r["step"], r["request"], r["status"], r["ok"]) for m, r in final["smoke"].items()} == {
         LLM: ("chat completion", "POST /v3/chat/completions", 200, True),
         EMBED: ("embedding", "POST /v3/embeddings", 200, True),
         RERANK: ("rerank", "POST /v3/rerank", 200, True)}
-    assert "llm" not in final["smoke"]  # auto: the classic model gets no inference
-    assert final["models"][LLM]["ready_endpoint"] == 200  # /v2/models/OpenVINO%2FQwen3-8B-int4-ov/ready via the proxy
+    # through the service proxy a name holding "/" cannot reach /v2/models/<name>/ready intact (the proxy decodes %2F):
+    # not asked; /v1/config and the smoke request (the name in the body) judge it. rr is asked.
+    assert final["models"][LLM]["ready_endpoint"] is None and final["models"][RERANK]["ready_endpoint"] == 200
+    direct = task_results(out, "direct info")[-1]["modelservers"][0]
+    assert direct["models"][LLM]["ready_endpoint"] == 200 and direct["ready"], direct  # sent as %2F, matched
     assert states[-1] == ("3/3 generative servables AVAILABLE; model %s: embedding OK; model %s: chat completion OK; "
                           "model rr: rerank OK" % (EMBED, LLM))
     report = task_results(out, "Report")[-1]["msg"]
@@ -113,7 +121,7 @@ def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(kubeco
                if "/proxy/" in e["requestURI"]]
     assert ("create", "/v3/chat/completions") in proxied and ("create", "/v3/embeddings") in proxied
     assert ("create", "/v3/rerank") in proxied
-    assert ("get", "/v2/models/OpenVINO%2FQwen3-8B-int4-ov/ready") in proxied, proxied
+    assert ("get", "/v2/models/rr/ready") in proxied and not [p for v, p in proxied if "Qwen3" in p], proxied
     summary = task_results(out, "Ask OVMS")[-1]["api_requests"]
     assert summary["by_verb"].get("POST (service proxy)") == 3 and summary["writes"] == 0, summary
     assert token not in raw and base64.b64encode(token.encode()).decode() not in raw
@@ -123,7 +131,7 @@ def test_a_servable_that_fails_to_load_fails_the_role_naming_it(namespace, kubec
                                                                  prepare_volume_and_token):
     prepare_volume_and_token(hf_token())
     standin({LLM: {"task": "text_generation", "mode": "load_error",
-                   "error_message": "Could not infer model task - specify --task"}, "llm": {"mode": "available"}})
+                   "error_message": "Could not infer model task - specify --task"}})
     out, _ = run_playbook(llm_play(namespace, THREE[:1], timeout=120), kubeconfig, tmp_path)
     msg = failure_message(out)
     assert msg and "models not AVAILABLE" in msg, msg
@@ -135,8 +143,7 @@ def test_a_servable_that_fails_to_load_fails_the_role_naming_it(namespace, kubec
 def test_a_wrong_answer_shape_fails_the_role_naming_model_step_and_shape(namespace, kubeconfig, tmp_path, standin,
                                                                         prepare_volume_and_token):
     prepare_volume_and_token(hf_token())
-    standin({LLM: {"task": "text_generation", "answer": "wrong_shape"}, EMBED: {"task": "embeddings"},
-             "llm": {"mode": "available"}})
+    standin({LLM: {"task": "text_generation", "answer": "wrong_shape"}, EMBED: {"task": "embeddings"}})
     out, _ = run_playbook(llm_play(namespace, THREE[:2], timeout=120), kubeconfig, tmp_path)
     msg = failure_message(out)
     assert msg == ("%s/llm-ovms: smoke request failed: model %s: chat completion (POST /v3/chat/completions) failed: "
@@ -147,8 +154,7 @@ def test_a_wrong_answer_shape_fails_the_role_naming_model_step_and_shape(namespa
 def test_an_ovms_error_is_named_and_smoke_false_turns_the_step_off(namespace, kubeconfig, tmp_path, standin,
                                                                    prepare_volume_and_token):
     prepare_volume_and_token(hf_token())
-    standin({RERANK: {"task": "rerank", "answer": "error", "error": "Mediapipe execution failed"},
-             "llm": {"mode": "available"}})
+    standin({RERANK: {"task": "rerank", "answer": "error", "error": "Mediapipe execution failed"}})
     out, _ = run_playbook(llm_play(namespace, THREE[2:]), kubeconfig, tmp_path)
     assert failure_message(out) == ("%s/llm-ovms: smoke request failed: model rr: rerank (POST /v3/rerank) failed: "
                                     "HTTP 500: Mediapipe execution failed" % namespace), failure_message(out)
@@ -190,10 +196,10 @@ def test_no_token_in_any_output(api_client, core, namespace, kubeconfig, tmp_pat
     needle_map = {"hf_token": token, "hf_token (base64)": base64.b64encode(token.encode()).decode()}
     prepare_volume_and_token(token)
     standin({LLM: {"task": "text_generation"}, EMBED: {"task": "embeddings", "answer": "wrong_shape"},
-             "gen-broken": {"task": "rerank", "mode": "load_error"}, "llm": {"mode": "available"}})
+             "gen-broken": {"task": "rerank", "mode": "load_error"}})
     run = Runs(kubeconfig, tmp_path)
     for label, servables in (("ready", THREE[:1]), ("wrong-shape", THREE[:2]),
-                             ("load-error", [{"name": "gen-broken", "task": "rerank"}])):
+                             ("load-error", [{"name": "gen-broken", "source_model": "OpenVINO/x", "task": "rerank"}])):
         play = tmp_path / ("%s.yml" % label)
         play.write_text(json.dumps(llm_play(namespace, servables, timeout=30)))
         run(label, play)
@@ -205,7 +211,8 @@ def test_no_token_in_any_output(api_client, core, namespace, kubeconfig, tmp_pat
     secret = core.read_namespaced_secret("hf-token", namespace)
     assert hits(json.dumps(secret.to_dict(), default=str), needle_map)
     dep = client.AppsV1Api(api_client).read_namespaced_deployment("llm-ovms", namespace)
-    assert dep.spec.template.spec.containers[0].env_from[0].secret_ref.name == "hf-token"
+    env = dict((e.name, e) for e in dep.spec.template.spec.containers[0].env)
+    assert env["HF_TOKEN"].value_from.secret_key_ref.name == "hf-token" and env["HF_TOKEN"].value is None
     searched = dict(("output of %s" % k, v) for k, v in run.outputs.items())
     for kind, items in namespace_objects(api_client, namespace).items():
         searched[kind] = json.dumps(items, default=str)

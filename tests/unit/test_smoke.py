@@ -85,6 +85,13 @@ def test_names_with_a_slash_are_sent_percent_encoded():
     assert _status.model_url_path("a b", "/infer") == "/v2/models/a%20b/infer"
 
 
+def test_ready_endpoint_only_where_the_name_arrives_intact():
+    assert _status.ready_check_possible("resnet") is True
+    # the API server's service proxy decodes %2F: such a name would arrive split
+    assert _status.ready_check_possible("OpenVINO/Qwen3-8B-int4-ov") is False
+    assert _status.ready_check_possible("OpenVINO/Qwen3-8B-int4-ov", "http://127.0.0.1:8000") is True
+
+
 def test_the_smallest_request_per_task_is_the_reference_one():
     step, path, make = _status.SMOKE_REQUESTS["text_generation"]
     assert (step, path) == ("chat completion", "/v3/chat/completions")
