@@ -291,7 +291,7 @@ def describe(api, namespace, name, check_models=True, base_url=None, smoke="auto
             result["models_failed"] = [m for m, s in sorted(states.items()) if model_failed(s)]
     add_smoke(api, namespace, result, smoke if check_models else False, base_url)
     result["models_progress"] = servables_progress(result, [
-        {"started": _epoch(p.get("status", {}).get("startTime"))} for p in pods], time.time())
+        {"started": _epoch(p.get("status", {}).get("startTime"))} for p in pods], time.time()) if check_models else None
     result["ready"] = rollout["complete"] and ((result["models_ok"] and result["smoke_ok"]) or not check_models)
     result["failure"] = None if result["ready"] else failure_summary(result, check_models)
     return result
@@ -570,7 +570,8 @@ def zero_tensor_request(metadata):
     tensors = []
     for inp in inputs:
         name, datatype, shape = _at(inp, "name"), _at(inp, "datatype"), _at(inp, "shape")
-        if not isinstance(name, string_types) or not isinstance(datatype, string_types) or not isinstance(shape, list) or not all(
+        named = isinstance(name, string_types) and isinstance(datatype, string_types)
+        if not named or not isinstance(shape, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) for d in shape):
             raise ValueError("input %s in the model's metadata has no name, datatype or shape" % _show(inp))
         if datatype == "BYTES":
