@@ -86,8 +86,9 @@ def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(versio
                                                                           prepare_volume_and_token):
     token = hf_token()
     prepare_volume_and_token(token)
-    # the LLM loads for 2 s counted from the first request the stand-in sees about it: seen LOADING on any machine
-    standin({LLM: {"task": "text_generation", "mode": "delay", "seconds": 2}, EMBED: {"task": "embeddings"},
+    # the LLM loads for 5 s counted from the first request the stand-in sees about it: the first wait window (2 s,
+    # modelserver_progress_interval) ends with it LOADING
+    standin({LLM: {"task": "text_generation", "mode": "delay", "seconds": 5}, EMBED: {"task": "embeddings"},
              RERANK: {"task": "rerank"}})
     offset = audit_offset(local_cluster)
     play = llm_play(namespace, THREE, image="openvino/model_server:%s" % version)
