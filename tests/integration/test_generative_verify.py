@@ -112,8 +112,8 @@ def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(versio
     assert final["models"][LLM]["ready_endpoint"] is None and final["models"][RERANK]["ready_endpoint"] == 200
     direct = task_results(out, "direct info")[-1]["modelservers"][0]
     assert direct["models"][LLM]["ready_endpoint"] == 200 and direct["ready"], direct  # sent as %2F, matched
-    assert states[-1] == ("3/3 generative servables AVAILABLE; model %s: embedding OK; model %s: chat completion OK; "
-                          "model rr: rerank OK" % (EMBED, LLM))
+    assert states[-1] == ("3/3 generative servables AVAILABLE; model %s: chat completion OK; model %s: embedding OK; "
+                          "model rr: rerank OK" % (LLM, EMBED))
     report = task_results(out, "Report")[-1]["msg"]
     assert "smoke requests passed: %s, %s, rr" % (LLM, EMBED) in report or \
         "smoke requests passed: %s, %s, rr" % (EMBED, LLM) in report, report
