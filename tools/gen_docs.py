@@ -110,6 +110,19 @@ ROLE_OPTIONS = {
     "modelserver_verify": {"type": "bool", "default": True,
                            "description": ["Check that every expected model has a version AVAILABLE with error_code "
                                            "OK in GET /v1/config and that GET /v2/models/<name>/ready answers 200."]},
+    "modelserver_smoke": {"type": "raw", "default": "auto",
+                          "description": ["After the verification, send each model the smallest real request and "
+                                          "check the answer's shape (modelserver_info's smoke option).",
+                                          "V(auto) - every generative servable (from the Deployment's "
+                                          "C(openvino.ovms/servables) annotation) by its task - a chat completion "
+                                          "with C(max_tokens=1), an embedding of one input, a rerank of two "
+                                          "documents; V(true) - also a KServe v2 inference of zero tensors to every "
+                                          "classic model; V(false) - none.",
+                                          "V(auto) or a boolean; a string as C(-e name=value) and AWX surveys give "
+                                          "is accepted (C(true)/C(false), C(yes)/C(no), ...). Anything else fails "
+                                          "naming the variable.",
+                                          "Through the API server's service proxy this needs C(create) on "
+                                          "C(services/proxy) (rbac/role.yaml grants it)."]},
     "modelserver_ovms_url": {"type": "str", "default": "",
                              "description": ["Reach OVMS at this base URL (Route, Ingress, NodePort, in-cluster) "
                                              "instead of through the API server's service proxy (which needs RBAC "

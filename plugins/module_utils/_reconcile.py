@@ -96,10 +96,11 @@ class Api:
     def _deadline(self):
         return max(time.time() + self.retry_timeout, self.retry_until or 0)
 
-    def request(self, method, path, body=None, query=None, content_type=None, retry_statuses=True):
+    def request(self, method, path, body=None, query=None, content_type=None, retry_statuses=True, count_as=None):
         """(status, payload): the decoded JSON answer (or its text). HTTP errors are answers, not exceptions;
         connection errors raise TransientError once retries are exhausted. retry_statuses=False retries only
-        connection errors (for the service proxy, whose 5xx come from the backend, not the API server)."""
+        connection errors (for the service proxy, whose 5xx come from the backend, not the API server).
+        count_as: the verb it is counted under (a POST through the service proxy writes nothing in the cluster)."""
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
@@ -119,7 +120,7 @@ class Api:
         started = time.time()
         deadline, attempt = self._deadline(), 0
         while True:
-            self._count(method, retry=attempt > 0)
+            self._count(count_as or method, retry=attempt > 0)
             status, data, retry_after, fault = None, None, None, None
             try:
                 resp = _client.send(self.api_client, method, path, query=query or [], body=body, headers=headers)

@@ -17,6 +17,7 @@ import json
 import threading
 import time
 
+from ansible.module_utils.six import string_types
 from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec
 
 REVISION_ANNOTATION = _reconcile.REVISION_ANNOTATION
@@ -262,12 +263,20 @@ def watch_rollout(api, namespace, name, timeout):
     return dep
 
 
-def describe(api, namespace, name, check_models=True, base_url=None, read=None):
+def describe(api, namespace, name, check_models=True, base_url=None, read=None, smoke="auto"):
     """Everything the role and modelserver_info report about one model server. read: its (deployment, pods, events,
-    config maps) when already read (the fleet wait lists them once per namespace); else they are read here."""
-    result = server_state(namespace, name, *(read or read_server(api, namespace, name)))
+    config maps) when already read (the fleet wait lists them once per namespace); else they are read here.
+    smoke: auto (a smoke request to every generative servable), true (also a KServe v2 inference to every classic
+    model) or false; see add_smoke."""
+    read = read or read_server(api, namespace, name)
+    result = server_state(namespace, name, *read)
     if check_models and result["exists"] and result["rollout"]["ready"] > 0:
         check_server_models(api, result, base_url)
+    if result["exists"]:
+        add_smoke(api, namespace, result, smoke if check_models else False, base_url)
+        result["models_progress"] = servables_progress(result, [
+            {"started": _epoch(p.get("status", {}).get("startTime"))} for p in read[1]],
+            time.time()) if check_models else None
     return finish(result, check_models)
 
 
@@ -287,7 +296,8 @@ def server_state(namespace, name, deployment, pods, events, cms):
     rs_names = set(r.get("name") for p in pods for r in p["metadata"].get("ownerReferences") or [])
     result.update(rollout=rollout, progress=progress_line(namespace, service, rollout), pods=summaries,
                   problems=problems, events=warning_events(events, names | rs_names))
-    result["expected_models"] = expected_models(deployment, cms)
+    result["servables"] = generative_servables(deployment)
+    result["expected_models"] = with_servables(expected_models(deployment, cms), result["servables"])
     result["models"], result["models_ok"], result["models_failed"] = {}, False, []
     return result
 
@@ -302,8 +312,10 @@ def check_server_models(api, result, base_url=None):
         return result
     states = model_states(config, result["expected_models"] or [])
     for model, state in states.items():
-        if state["available"]:
-            code, body = ovms_get(api, namespace, service, "/v2/models/%s/ready" % model, base_url)
+        if state["available"] and not ready_check_possible(model, base_url):
+            state["ready_endpoint"] = None  # /v1/config's AVAILABLE (and the smoke request) must do
+        elif state["available"]:
+            code, body = ovms_get(api, namespace, service, model_url_path(model, "/ready"), base_url)
             state["ready_endpoint"] = code
             if code != 200:
                 state["available"] = False
@@ -319,7 +331,8 @@ def finish(result, check_models=True):
     if not result["exists"]:
         result["failure"] = result["problems"][0]
         return result
-    result["ready"] = result["rollout"]["complete"] and (result["models_ok"] or not check_models)
+    result["ready"] = result["rollout"]["complete"] and (
+        (result["models_ok"] and result.get("smoke_ok", True)) or not check_models)
     result["failure"] = None if result["ready"] else failure_summary(result, check_models)
     return result
 
@@ -341,7 +354,21 @@ def failure_summary(info, check_models=True):
         return "OVMS did not answer: %s" % info["ovms_error"]
     bad = ["model %s: %s (error_code %s: %s)" % (m, s["state"], s["error_code"], s["error_message"])
            for m, s in sorted(info["models"].items()) if not s["available"]]
+    if not bad and info.get("smoke_failed"):
+        bad = [smoke_line(m, info["smoke"][m]) for m in info["smoke_failed"]]
     return "; ".join(bad) or "OVMS reports no models"
+
+
+def _epoch(timestamp):
+    """Seconds since the epoch of a Kubernetes timestamp (2026-12-03T05:21:00Z), None when there is none."""
+    if not timestamp:
+        return None
+    import calendar
+
+    try:
+        return calendar.timegm(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None
 
 
 def _short(body):
@@ -349,16 +376,18 @@ def _short(body):
     return text[:300]
 
 
-def wait_for(api, namespace, name, what, wait_until, window, check_models=True, base_url=None, interval=0.5):
+def wait_for(api, namespace, name, what, wait_until, window, check_models=True, base_url=None, interval=0.5,
+             smoke="auto"):
     """describe() after waiting for `what` (rollout | models) until it holds, wait_until (epoch seconds) passes, or
-    `window` seconds of this call are used up. A model load that failed ends the wait at once."""
+    `window` seconds of this call are used up. A model load that failed, or a smoke request that failed, ends the
+    wait at once."""
     stop = min(wait_until, time.time() + window)
     if what == "rollout":
         watch_rollout(api, namespace, name, max(0, stop - time.time()))
         return describe(api, namespace, name, check_models=False)
     while True:
-        info = describe(api, namespace, name, check_models=check_models, base_url=base_url)
-        failed = [m for m, s in info.get("models", {}).items() if model_failed(s)]
+        info = describe(api, namespace, name, check_models=check_models, base_url=base_url, smoke=smoke)
+        failed = [m for m, s in info.get("models", {}).items() if model_failed(s)] + info.get("smoke_failed", [])
         if info["ready"] or failed or time.time() >= stop:
             return info
         time.sleep(interval)
@@ -417,6 +446,8 @@ def fleet_verdict(info, stuck=None, error=None):
     if info.get("models_failed"):
         return "failed", "; ".join("model %s: load failed (error_code %s)" % (m, info["models"][m]["error_code"])
                                    for m in info["models_failed"])
+    if info.get("smoke_failed"):
+        return "failed", "; ".join(smoke_line(m, info["smoke"][m]) for m in info["smoke_failed"])
     if not info["rollout"]["complete"]:
         return "pending", "rolling out (%d/%d ready)" % (info["rollout"]["ready"], info["rollout"]["desired"])
     return "pending", "models not AVAILABLE yet"
@@ -453,8 +484,8 @@ class FleetWait:
     report."""
 
     def __init__(self, api, servers, check_models=True, base_url=None, parallel=8, interval=0.5, tick=3.0,
-                 fail_fast=False):
-        self.api, self.check_models, self.base_url = api, check_models, base_url
+                 fail_fast=False, smoke="auto"):
+        self.api, self.check_models, self.base_url, self.smoke = api, check_models, base_url, smoke
         self.parallel, self.interval, self.tick, self.fail_fast = max(1, parallel), interval, tick, fail_fast
         self.keys = []
         for key in servers:
@@ -549,7 +580,7 @@ class FleetWait:
             dep, cms = self.deployments[key], self.cms.get(key, {})
         try:
             info = describe(self.api, key[0], key[1], check_models=True, base_url=self.base_url,
-                            read=(dep, [], [], cms))
+                            read=(dep, [], [], cms), smoke=self.smoke)
         except _reconcile.ReconcileError as exc:
             with self.lock:
                 self.errors[key] = str(exc)
@@ -562,11 +593,13 @@ class FleetWait:
         with self.lock:
             return [k for k in self.keys if k in self.deployments and k not in self.stuck and k not in self.errors
                     and rollout_state(self.deployments[k])["complete"]
-                    and not (k in self.verified and (self.verified[k]["models_ok"] or self.verified[k]["models_failed"]))]
+                    and not (k in self.verified and (self.verified[k]["ready"] or self.verified[k]["models_failed"]
+                                                     or self.verified[k].get("smoke_failed")))]
 
     def _failed_any(self):
         with self.lock:
-            return bool(self.stuck or self.errors or any(v["models_failed"] for v in self.verified.values()))
+            return bool(self.stuck or self.errors or any(v["models_failed"] or v.get("smoke_failed")
+                                                         for v in self.verified.values()))
 
     def run(self, stop):
         """Wait until every server is ready or failed, or time.time() passes stop; return a result per server."""
@@ -621,7 +654,8 @@ class FleetWait:
             ns, name = key
             if key in self.missing:
                 try:
-                    info = describe(self.api, ns, name, check_models=self.check_models, base_url=self.base_url)
+                    info = describe(self.api, ns, name, check_models=self.check_models, base_url=self.base_url,
+                                    smoke=self.smoke)
                 except _reconcile.ReconcileError as exc:
                     info, self.errors[key] = {"name": name, "namespace": ns, "exists": False}, str(exc)
             else:
@@ -643,12 +677,12 @@ class FleetWait:
 
 
 def wait_fleet(api, servers, wait_until, window, check_models=True, base_url=None, parallel=8, fail_fast=False,
-               interval=0.5, tick=3.0):
+               interval=0.5, tick=3.0, smoke="auto"):
     """Many model servers ((namespace, name) pairs) waited for and verified at once, for up to `window` seconds of
     this call or until wait_until (epoch seconds). Returns (results per server, each describe()'s result plus
     `status` (ready / failed / pending) and `cause`; the fleet's progress line)."""
     stop = min(wait_until, time.time() + window)
-    results = FleetWait(api, servers, check_models, base_url, parallel, interval, tick, fail_fast).run(stop)
+    results = FleetWait(api, servers, check_models, base_url, parallel, interval, tick, fail_fast, smoke).run(stop)
     return results, fleet_progress(results)
 
 
@@ -704,3 +738,395 @@ def fleet_report(applied, waited=None, rolled_back=None, pending_cause="not wait
     summary = "%d/%d ready, %d failed%s" % (ready, len(servers), len(failed),
                                             ", %d not verified" % len(pending) if pending else "")
     return {"servers": servers, "failed": failed, "pending": pending, "summary": summary, "lines": lines}
+
+
+# --- generative servables and smoke requests (issue 13) -------------------------------------------------------------
+# The renderer writes the generative servables of a Deployment into this annotation (a JSON list of
+# {"name", "task"}); classic servers carry none. Verification reads it: which servables to expect, and which smoke
+# request each one gets.
+SERVABLES_ANNOTATION = "openvino.ovms/servables"
+SMOKE_CHOICES = ("auto", True, False)
+
+# Per task: the step's name, the endpoint, and the smallest real request (ovms-generative.md, section 4). Tasks not
+# listed here (image_generation, text2speech, speech2text) get no smoke request: theirs would not be small.
+SMOKE_REQUESTS = {
+    "text_generation": ("chat completion", "/v3/chat/completions",
+                        lambda model: {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                       "max_tokens": 1}),
+    "embeddings": ("embedding", "/v3/embeddings", lambda model: {"model": model, "input": ["hi"]}),
+    "rerank": ("rerank", "/v3/rerank", lambda model: {"model": model, "query": "hi", "documents": ["a", "b"]}),
+}
+INFER_STEP = "KServe v2 inference"
+# a zero tensor larger than this is not sent as JSON (the step is skipped, saying so)
+MAX_SMOKE_ELEMENTS = 1 << 22
+
+
+def generative_servables(deployment):
+    """The generative servables the renderer recorded on the Deployment (its annotation, else its pod template's):
+    a list of {"name", "task"}, empty for a classic server or an annotation that is not such a list."""
+    for meta in (deployment.get("metadata") or {},
+                 ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}):
+        text = (meta.get("annotations") or {}).get(SERVABLES_ANNOTATION)
+        if not text:
+            continue
+        try:
+            items = json.loads(text)
+        except ValueError:
+            return []
+        if not isinstance(items, list):
+            return []
+        return [{"name": i["name"], "task": i.get("task")} for i in items
+                if isinstance(i, dict) and isinstance(i.get("name"), string_types) and i["name"]]
+    return []
+
+
+def with_servables(expected, servables):
+    """The expected models (from the args or the config map, None when unreadable) plus the generative servables,
+    each once, in that order."""
+    names = list(expected or [])
+    for s in servables:
+        if s["name"] not in names:
+            names.append(s["name"])
+    return names if names or expected is not None else None
+
+
+def smoke_setting(value):
+    """The smoke option: "auto", True or False, from auto or a boolean (true/false, yes/no, on/off, 1/0, any case, as
+    -e and AWX give them). Raises TypeError for anything else."""
+    from ansible.module_utils.parsing.convert_bool import boolean
+
+    if isinstance(value, string_types) and value.strip().lower() == "auto":
+        return "auto"
+    return boolean(value, strict=True)
+
+
+def smoke_wanted(smoke, servables):
+    """Which models get a smoke request: 'generative' (auto with generative servables, or true), 'all' (true: the
+    classic models too, by KServe v2 inference) or None."""
+    if smoke is False:
+        return None
+    if smoke is True:
+        return "all"
+    return "generative" if servables else None
+
+
+def model_url_path(name, suffix=""):
+    """/v2/models/<name><suffix> with the name percent-encoded: OVMS matches a name holding '/' only as %2F."""
+    from ansible.module_utils.six.moves.urllib.parse import quote
+
+    return "/v2/models/%s%s" % (quote(name, safe=""), suffix)
+
+
+def ready_check_possible(name, base_url=None):
+    """Whether GET /v2/models/<name>/ready can reach OVMS with the name intact. Through the API server's service proxy
+    a name holding "/" cannot: the proxy decodes %2F into "/" before it forwards the request (kubernetes/kubernetes
+    issue 14193; seen on the local control plane, Kubernetes 1.35), and OVMS matches such a name only as %2F. Such a
+    servable is judged by /v1/config's AVAILABLE and by its smoke request, which names it in the JSON body."""
+    return bool(base_url) or "/" not in name
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _show(value, limit=80):
+    """A value as JSON, cut to limit characters (for messages about an answer's shape)."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _at(body, *keys):
+    """body[k1][k2]... or None when a step is missing or of the wrong kind."""
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(body, list) or len(body) <= key:
+                return None
+        elif not isinstance(body, dict):
+            return None
+        body = body[key] if isinstance(key, int) else body.get(key)
+    return body
+
+
+def check_chat_answer(body):
+    """None when body is the answer of a chat completion with max_tokens 1, else what is wrong with its shape."""
+    if _at(body, "object") != "chat.completion":
+        return "object is %s, expected \"chat.completion\"" % json.dumps(_at(body, "object"))
+    choices = _at(body, "choices")
+    if not isinstance(choices, list) or not choices:
+        return "choices is %s, expected a non-empty list" % _show(choices)
+    if _at(body, "choices", 0, "message", "role") != "assistant":
+        return "choices[0].message.role is %s, expected \"assistant\"" % json.dumps(
+            _at(body, "choices", 0, "message", "role"))
+    content = _at(body, "choices", 0, "message", "content")
+    if content is not None and not isinstance(content, string_types):
+        return "choices[0].message.content is %s, expected a string" % _show(content)
+    if _at(body, "choices", 0, "finish_reason") not in ("length", "stop"):
+        return "choices[0].finish_reason is %s, expected \"length\" (or \"stop\")" % json.dumps(
+            _at(body, "choices", 0, "finish_reason"))
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        if not _is_count(_at(body, "usage", key)):
+            return "usage.%s is %s, expected a count" % (key, json.dumps(_at(body, "usage", key)))
+    if body["usage"]["completion_tokens"] > 1:
+        return "usage.completion_tokens is %d: max_tokens 1 was not honoured" % body["usage"]["completion_tokens"]
+    return None
+
+
+def check_embeddings_answer(body, inputs=1):
+    """None when body is the answer of an embeddings request of `inputs` inputs, else what is wrong with its shape."""
+    if _at(body, "object") != "list":
+        return "object is %s, expected \"list\"" % json.dumps(_at(body, "object"))
+    data = _at(body, "data")
+    if not isinstance(data, list) or len(data) != inputs:
+        return "data is %s, expected a list of %d embedding(s)" % (_show(data), inputs)
+    for i in range(inputs):
+        if _at(data, i, "object") != "embedding":
+            return "data[%d].object is %s, expected \"embedding\"" % (i, json.dumps(_at(data, i, "object")))
+        vector = _at(data, i, "embedding")
+        if not isinstance(vector, list) or not vector or not all(_is_number(x) for x in vector):
+            return "data[%d].embedding is %s, expected a non-empty list of numbers" % (i, _show(vector))
+        if not _is_count(_at(data, i, "index")):
+            return "data[%d].index is %s, expected a count" % (i, json.dumps(_at(data, i, "index")))
+    if not isinstance(_at(body, "usage"), dict):
+        return "usage is %s, expected an object" % _show(_at(body, "usage"))
+    return None
+
+
+def check_rerank_answer(body, documents=2):
+    """None when body is the answer of a rerank of `documents` documents, else what is wrong with its shape."""
+    results = _at(body, "results")
+    if not isinstance(results, list) or len(results) != documents:
+        return "results is %s, expected a list of %d results (one per document)" % (_show(results), documents)
+    for i, r in enumerate(results):
+        if not _is_count(_at(r, "index")) or r["index"] >= documents:
+            return "results[%d].index is %s, expected a document index below %d" % (
+                i, json.dumps(_at(r, "index")), documents)
+        score = _at(r, "relevance_score")
+        if not _is_number(score) or not 0 <= score <= 1:
+            return "results[%d].relevance_score is %s, expected a number from 0 to 1" % (i, json.dumps(score))
+    if len(set(r["index"] for r in results)) != documents:
+        return "results name the documents %s, expected each of 0..%d once" % (
+            sorted(r["index"] for r in results), documents - 1)
+    return None
+
+
+ANSWER_CHECKS = {"text_generation": check_chat_answer, "embeddings": check_embeddings_answer,
+                 "rerank": check_rerank_answer}
+
+
+def _product(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def zero_tensor_request(metadata):
+    """A KServe v2 inference request of zero tensors shaped from the model's metadata (dynamic -1 dimensions -> 1).
+    Raises ValueError when no such request can be made (no inputs, a BYTES input, a tensor too large)."""
+    inputs = _at(metadata, "inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise ValueError("the model's metadata lists no inputs")
+    tensors = []
+    for inp in inputs:
+        name, datatype, shape = _at(inp, "name"), _at(inp, "datatype"), _at(inp, "shape")
+        named = isinstance(name, string_types) and isinstance(datatype, string_types)
+        if not named or not isinstance(shape, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) for d in shape):
+            raise ValueError("input %s in the model's metadata has no name, datatype or shape" % _show(inp))
+        if datatype == "BYTES":
+            raise ValueError("input %s is BYTES: no zero tensor stands for it" % name)
+        shape = [1 if d < 0 else d for d in shape]
+        count = _product(shape)
+        if count > MAX_SMOKE_ELEMENTS:
+            raise ValueError("input %s %s has %d elements, too many for a JSON smoke request" % (name, shape, count))
+        tensors.append({"name": name, "datatype": datatype, "shape": shape,
+                        "data": [False if datatype == "BOOL" else 0] * count})
+    return {"inputs": tensors}
+
+
+def _flatten(data):
+    out = []
+    for item in data:
+        if isinstance(item, list):
+            out.extend(_flatten(item))
+        else:
+            out.append(item)
+    return out
+
+
+def check_infer_answer(body, metadata):
+    """None when body is a KServe v2 inference answer carrying every output of the metadata, else what is wrong."""
+    outputs = _at(body, "outputs")
+    if not isinstance(outputs, list) or not outputs:
+        return "outputs is %s, expected a non-empty list" % _show(outputs)
+    for i, out in enumerate(outputs):
+        shape = _at(out, "shape")
+        if not isinstance(_at(out, "name"), string_types) or not isinstance(_at(out, "datatype"), string_types):
+            return "outputs[%d] has no name or datatype" % i
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            return "outputs[%d].shape is %s, expected a list of sizes" % (i, json.dumps(shape))
+        data = _at(out, "data")
+        if data is not None and (not isinstance(data, list) or len(_flatten(data)) != _product(shape)):
+            return "outputs[%d] (%s) holds %s elements, its shape %s says %d" % (
+                i, out["name"], len(_flatten(data)) if isinstance(data, list) else "no list of",
+                shape, _product(shape))
+    wanted = [o.get("name") for o in _at(metadata, "outputs") or [] if isinstance(o, dict)]
+    missing = [n for n in wanted if n not in [o["name"] for o in outputs]]
+    if missing:
+        return "output %s of the model's metadata is missing" % missing[0]
+    return None
+
+
+def ovms_post(api, namespace, service, path, body, base_url=None, timeout=60):
+    """(status, JSON or text) of POST path with a JSON body on OVMS: through the API server's service proxy (counted
+    as a POST through the proxy, not a write), or base_url."""
+    if not base_url:
+        proxy = proxy_path(namespace, service, path)
+        status, answer = api.request("POST", proxy, body=body, retry_statuses=False, count_as="POST (service proxy)")
+        if status == 403 and isinstance(answer, dict) and answer.get("kind") == "Status":
+            raise _reconcile.ApiError("POST", proxy, status, answer)  # RBAC: create on services/proxy
+        return status, answer
+    from ansible.module_utils.urls import open_url
+    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+
+    try:
+        resp = open_url(base_url.rstrip("/") + path, method="POST", data=json.dumps(body), timeout=timeout,
+                        headers={"Content-Type": "application/json"}, validate_certs=True)
+        status, data = resp.getcode(), resp.read()
+    except HTTPError as exc:
+        status, data = exc.code, exc.read()
+    except (URLError, OSError) as exc:
+        return 0, "cannot reach %s: %s" % (base_url, exc)
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, data.decode("utf-8", "replace")
+
+
+def ovms_error(status, body):
+    """What OVMS (or the proxy in front of it) said about a failed request: its {"error": ...}, a Kubernetes Status'
+    message, or the start of the text."""
+    if isinstance(body, dict):
+        message = body.get("error") or body.get("message")
+        if isinstance(message, dict):  # OpenAI style {"error": {"message": ...}}
+            message = message.get("message")
+        if message:
+            return "HTTP %s: %s" % (status, message)
+    return "HTTP %s: %s" % (status, _short(body))
+
+
+def smoke_servable(api, namespace, service, name, task, base_url=None):
+    """The smoke step of one generative servable: {step, request, ok, status, error, skipped}."""
+    if task not in SMOKE_REQUESTS:
+        return {"step": None, "request": None, "ok": True, "status": None, "error": None,
+                "skipped": "no smoke request for task %s" % task}
+    step, path, make = SMOKE_REQUESTS[task]
+    result = {"step": step, "request": "POST " + path, "ok": False, "status": None, "error": None, "skipped": None}
+    status, body = ovms_post(api, namespace, service, path, make(name), base_url)
+    result["status"] = status
+    if status != 200:
+        result["error"] = ovms_error(status, body)
+        return result
+    wrong = ANSWER_CHECKS[task](body)
+    if wrong:
+        result["error"] = "the answer has the wrong shape: %s" % wrong
+        return result
+    result["ok"] = True
+    return result
+
+
+def smoke_classic(api, namespace, service, name, base_url=None):
+    """The smoke step of one classic model: a KServe v2 inference of zero tensors shaped from its metadata."""
+    path = model_url_path(name, "/infer")
+    result = {"step": INFER_STEP, "request": "POST " + path, "ok": False, "status": None, "error": None,
+              "skipped": None}
+    status, metadata = ovms_get(api, namespace, service, model_url_path(name), base_url)
+    if status != 200 or not isinstance(metadata, dict):
+        result.update(status=status, error="metadata (GET %s): %s" % (model_url_path(name), ovms_error(
+            status, metadata)))
+        return result
+    try:
+        request = zero_tensor_request(metadata)
+    except ValueError as exc:
+        result.update(ok=True, skipped=str(exc))
+        return result
+    status, body = ovms_post(api, namespace, service, path, request, base_url)
+    result["status"] = status
+    if status != 200:
+        result["error"] = ovms_error(status, body)
+        return result
+    wrong = check_infer_answer(body, metadata)
+    if wrong:
+        result["error"] = "the answer has the wrong shape: %s" % wrong
+        return result
+    result["ok"] = True
+    return result
+
+
+def smoke_test(api, namespace, service, expected, servables, wanted, base_url=None):
+    """{model: smoke result} for every generative servable (and, when wanted == 'all', every classic model)."""
+    tasks = dict((s["name"], s["task"]) for s in servables)
+    out = {}
+    for name in expected or []:
+        if name in tasks:
+            out[name] = smoke_servable(api, namespace, service, name, tasks[name], base_url)
+        elif wanted == "all":
+            out[name] = smoke_classic(api, namespace, service, name, base_url)
+    return out
+
+
+def smoke_line(name, result):
+    if result["skipped"]:
+        return "model %s: smoke skipped (%s)" % (name, result["skipped"])
+    if result["ok"]:
+        return "model %s: %s OK" % (name, result["step"])
+    return "model %s: %s (%s) failed: %s" % (name, result["step"], result["request"], result["error"])
+
+
+def add_smoke(api, namespace, info, smoke, base_url=None):
+    """Run the smoke step when wanted and every model is AVAILABLE; set smoke, smoke_ok, smoke_failed in info."""
+    info["smoke"], info["smoke_ok"], info["smoke_failed"] = {}, True, []
+    wanted = smoke_wanted(smoke, info.get("servables") or [])
+    if not wanted or not info.get("models_ok"):
+        info["smoke_ok"] = not wanted
+        return info
+    info["smoke"] = smoke_test(api, namespace, info["service"], info.get("expected_models") or sorted(info["models"]),
+                               info.get("servables") or [], wanted, base_url)
+    info["smoke_failed"] = [m for m, r in sorted(info["smoke"].items()) if not r["ok"]]
+    info["smoke_ok"] = not info["smoke_failed"]
+    return info
+
+
+def servables_progress(info, pods=None, now=None):
+    """One line on the generative servables while they download and load, and after: how many are AVAILABLE, each
+    one's state, how long its pods have been up; the smoke results once they ran. None for a classic server."""
+    servables = info.get("servables") or []
+    if not servables:
+        return None
+    models = info.get("models") or {}
+    ready = [s for s in servables if (models.get(s["name"]) or {}).get("available")]
+    parts = ["%d/%d generative servables AVAILABLE" % (len(ready), len(servables))]
+    up = ""
+    starts = [p.get("started") for p in pods or [] if p.get("started")]
+    if starts and now:
+        up = ", pod up %d s" % max(0, int(now - max(starts)))
+    if info.get("ovms_error"):
+        parts.append("OVMS did not answer yet (%s)" % info["ovms_error"])
+    for s in servables:
+        state = models.get(s["name"])
+        if state is None or state.get("available"):
+            continue
+        if state["state"] == "MISSING":
+            parts.append("%s (%s): not in /v1/config yet (downloading or starting%s)" % (s["name"], s["task"], up))
+        elif model_failed(state):
+            parts.append("%s (%s): load failed (error_code %s: %s)" % (
+                s["name"], s["task"], state["error_code"], state["error_message"]))
+        else:
+            parts.append("%s (%s): %s (loading or compiling%s)" % (s["name"], s["task"], state["state"], up))
+    for name, result in sorted((info.get("smoke") or {}).items()):
+        parts.append(smoke_line(name, result))
+    return "; ".join(parts)

@@ -30,6 +30,11 @@ description:
     A server is V(failed) as soon as waiting cannot cure it - a pod in C(CrashLoopBackOff), C(ImagePullBackOff),
     C(ErrImagePull), C(InvalidImageName) or C(CreateContainerConfigError); a Deployment past its progress deadline; a
     model whose load failed - not at the deadline.
+  - Generative servables (LLMs, embeddings, rerank models pulled from Hugging Face) are read from the Deployment's
+    C(openvino.ovms/servables) annotation, which M(openvino.ovms.modelserver) writes. Once every model is AVAILABLE,
+    each gets the smallest real request of its task (O(smoke)) and its answer's shape is checked - a chat completion
+    with C(max_tokens=1), an embedding of one short input, a rerank of two documents; classic models, on request, a
+    KServe v2 inference of zero tensors shaped from the model's metadata.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 requirements:
@@ -80,6 +85,22 @@ options:
     description: Stop waiting after this many seconds of this call, so that a caller can report progress.
     type: int
     default: 10
+  smoke:
+    description:
+      - Send each model the smallest real request once every model is AVAILABLE, and check the answer's shape (only
+        with O(models)).
+      - V(auto) - every generative servable, by its task - C(POST /v3/chat/completions) with C(max_tokens=1)
+        (text_generation), C(POST /v3/embeddings) of one input (embeddings), C(POST /v3/rerank) of two documents
+        (rerank); other tasks are skipped, saying so. Classic models get none.
+      - V(true) - the same, and every classic model a KServe v2 inference (C(POST /v2/models/<name>/infer)) of zero
+        tensors shaped from its metadata (C(GET /v2/models/<name>), dynamic C(-1) dimensions sent as 1; a model with
+        a BYTES input or more than 4194304 elements in one input is skipped, saying so).
+      - V(false) - no smoke request.
+      - Through the service proxy these are POSTs, which RBAC allows with C(create) on C(services/proxy).
+      - A smoke request that fails (an HTTP error, or an answer of the wrong shape) ends a wait at once; the failure
+        names the model, the step and OVMS's error.
+    type: raw
+    default: auto
 """
 
 EXAMPLES = r"""
@@ -91,6 +112,21 @@ EXAMPLES = r"""
 - name: Is resnet served?
   ansible.builtin.debug:
     msg: "{{ ovms.modelservers[0].models.resnet.state }}"
+
+- name: Wait for an LLM server's servables, then send each one its smoke request (the default for generative ones)
+  openvino.ovms.modelserver_info:
+    namespace: ovms
+    name: llm
+    wait: models
+    wait_window: 600
+    smoke: auto
+  register: llm
+
+- name: Also infer once with zero tensors on a classic model
+  openvino.ovms.modelserver_info:
+    namespace: ovms
+    name: resnet
+    smoke: true
 
 - name: Wait up to 60 s for the models of one server, through a Route
   openvino.ovms.modelserver_info:
@@ -199,7 +235,9 @@ modelservers:
       type: list
       elements: str
     models:
-      description: Per model - available, state, error_code, error_message, versions, ready_endpoint.
+      description: Per model - available, state, error_code, error_message, versions, ready_endpoint (the HTTP status
+        of C(GET /v2/models/<name>/ready); null when not asked - a name holding C(/) through the API server's
+        service proxy, which decodes C(%2F) before forwarding).
       type: dict
       sample: {resnet: {available: true, state: AVAILABLE, error_code: OK, error_message: OK}}
     models_ok:
@@ -211,9 +249,34 @@ modelservers:
       elements: str
     failure:
       description: One line saying why the server is not ready (null when it is) - the pods and their reasons, or the
-        models with their state and error message.
+        models with their state and error message, or the smoke requests that failed (model, step, OVMS's error).
       type: str
       sample: "model resnet: LOADING (error_code UNKNOWN: UNKNOWN)"
+    servables:
+      description: The generative servables, from the Deployment's C(openvino.ovms/servables) annotation - name and
+        task. Empty for a classic server.
+      type: list
+      elements: dict
+      sample: [{name: qwen, task: text_generation}]
+    models_progress:
+      description: For a server with generative servables, one line - how many are AVAILABLE, each other one's state
+        (not in C(/v1/config) yet, LOADING, load failed) with how long its pod has been up, and the smoke results.
+        Null for a classic server.
+      type: str
+      sample: "0/1 generative servables AVAILABLE; qwen (text_generation): LOADING (loading or compiling, pod up 42 s)"
+    smoke:
+      description: Per model that got a smoke request - step, request, ok, status (HTTP), error (OVMS's error, or what
+        is wrong with the answer's shape), skipped (why no request was sent).
+      type: dict
+      sample: {qwen: {step: chat completion, request: POST /v3/chat/completions, ok: true, status: 200, error: null,
+                      skipped: null}}
+    smoke_ok:
+      description: Every smoke request that was wanted passed (true when none was wanted).
+      type: bool
+    smoke_failed:
+      description: Models whose smoke request failed; waiting will not help.
+      type: list
+      elements: str
 """
 
 import time
@@ -229,13 +292,18 @@ def main():
                 fail_fast=dict(type="bool", default=False),
                 models=dict(type="bool", default=True), ovms_url=dict(type="str"),
                 wait=dict(type="str", choices=["none", "rollout", "models"], default="none"),
-                wait_until=dict(type="float"), wait_window=dict(type="int", default=10))
+                wait_until=dict(type="float"), wait_window=dict(type="int", default=10),
+                smoke=dict(type="raw", default="auto"))
     module = _secrets.MaskingModule(argument_spec=spec, supports_check_mode=True, required_by={"ovms_url": "name"},
                                     required_one_of=[("namespace", "servers")],
                                     mutually_exclusive=[("namespace", "servers"), ("name", "servers")])
     _client.require(module)
     p = module.params
     fleet = None
+    try:
+        smoke = _status.smoke_setting(p["smoke"])
+    except (TypeError, ValueError):
+        module.fail_json(msg="smoke: expected auto, true or false, got %r" % (p["smoke"],))
     try:
         if p["servers"] is not None:
             refs = [_status.parse_server_ref(ref) for ref in p["servers"]]
@@ -246,7 +314,7 @@ def main():
             api.retry_until = until
             window = 0 if p["wait"] == "none" else p["wait_window"]
             servers, progress = _status.wait_fleet(api, refs, until, window, check_models=p["models"] and p["wait"] != "rollout",
-                                                   parallel=p["parallel"], fail_fast=p["fail_fast"])
+                                                   parallel=p["parallel"], fail_fast=p["fail_fast"], smoke=smoke)
             fleet = dict(total=len(servers), progress=progress,
                          **dict((s, sum(1 for r in servers if r["status"] == s)) for s in ("ready", "failed", "pending")))
         else:
@@ -256,10 +324,10 @@ def main():
                 if p["wait"] != "none":
                     api.retry_until = until  # an API server that blinks while we wait is retried until the deadline
                     servers.append(_status.wait_for(api, p["namespace"], name, p["wait"], until, p["wait_window"],
-                                                    check_models=p["models"], base_url=p["ovms_url"]))
+                                                    check_models=p["models"], base_url=p["ovms_url"], smoke=smoke))
                 else:
                     servers.append(_status.describe(api, p["namespace"], name, check_models=p["models"],
-                                                    base_url=p["ovms_url"]))
+                                                    base_url=p["ovms_url"], smoke=smoke))
     except _spec.SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.path)
     except (_reconcile.ReconcileError, _client.ClientError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 import yaml
@@ -183,3 +184,87 @@ def test_a_claim_whose_process_and_cluster_are_gone_is_taken_over(tmp_path, monk
     assert slots.claim(tmp_path / "new").index == 0
     # a claim by a live process (this one) is respected
     assert slots.claim(tmp_path / "other").index == 1
+@pytest.fixture
+def standin_http(tmp_path):
+    """The stand-in (a TEST DOUBLE of OVMS) on 127.0.0.1, answering from a script this test writes."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from localcluster import ovms_standin as s
+
+    script = tmp_path / "script.json"
+    script.write_text("{}")
+    handler = type("H", (s.Handler,), {"script_path": str(script)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def call(method, path, body=None, content_type="application/json", models=None):
+        import http.client
+
+        if models is not None:
+            script.write_text(json.dumps(models))
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data, headers={"Content-Type": content_type} if content_type else {})
+        resp = conn.getresponse()
+        out = resp.status, json.loads(resp.read() or b"null")
+        conn.close()
+        return out
+    yield call
+    server.shutdown()
+    server.server_close()
+
+
+def test_standin_generative_servables_answer_as_ovms(standin_http):
+    models = {"OpenVINO/Qwen3-8B-int4-ov": {"task": "text_generation"}, "bge": {"task": "embeddings"},
+              "rr": {"task": "rerank"}, "late": {"task": "rerank", "mode": "never"},
+              "gone": {"task": "embeddings", "mode": "load_error", "error_message": "Failed to read graph"}}
+    config = standin_http("GET", "/v1/config", models=models)[1]
+    assert config["OpenVINO/Qwen3-8B-int4-ov"]["model_version_status"][0]["state"] == "AVAILABLE"
+    assert config["gone"]["model_version_status"][0] == {
+        "version": "1", "state": "LOADING", "status": {"error_code": "UNKNOWN", "error_message": "Failed to read graph"}}
+    # %2F-encoded names are the servable; a raw "/" in the name matches no route
+    assert standin_http("GET", "/v2/models/OpenVINO%2FQwen3-8B-int4-ov/ready")[0] == 200
+    assert standin_http("GET", "/v2/models/OpenVINO/Qwen3-8B-int4-ov/ready")[0] == 404
+    assert standin_http("GET", "/v2/models/late/ready")[0] == 404        # not loaded yet: 404, like unknown
+    assert standin_http("GET", "/v2/models/nosuch/ready")[0] == 404
+    chat = {"model": "OpenVINO/Qwen3-8B-int4-ov", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+    status, answer = standin_http("POST", "/v3/chat/completions", chat)
+    assert status == 200 and answer["object"] == "chat.completion" and answer["usage"]["completion_tokens"] == 1
+    assert answer["choices"][0]["message"]["role"] == "assistant" and answer["choices"][0]["finish_reason"] == "length"
+    assert standin_http("POST", "/v3/v1/chat/completions", chat)[0] == 200               # the deprecated alias
+    assert standin_http("POST", "/v3/chat/completions", chat, content_type="text/plain")[0] == 400
+    status, answer = standin_http("POST", "/v3/embeddings", {"model": "bge", "input": ["hi"]})
+    assert status == 200 and answer["data"][0]["object"] == "embedding" and answer["data"][0]["index"] == 0
+    status, answer = standin_http("POST", "/v3/rerank", {"model": "rr", "query": "hi", "documents": ["a", "b"]})
+    assert status == 200 and sorted(r["index"] for r in answer["results"]) == [0, 1]
+    assert all(0 <= r["relevance_score"] <= 1 for r in answer["results"])
+    assert standin_http("POST", "/v3/rerank", {"model": "nosuch", "query": "q", "documents": []})[0] == 404
+    assert standin_http("POST", "/v3/rerank", {"model": "late", "query": "q", "documents": ["a"]})[0] == 503
+    assert standin_http("POST", "/v3/embeddings", {"model": "rr", "input": ["hi"]})[0] == 400   # not its task
+    assert standin_http("POST", "/v3/rerank", {"model": "rr", "query": "hi"}) == (
+        400, {"error": "documents field is missing in JSON body"})
+    # the failing test's option: HTTP 200 with a body of the wrong shape
+    models["bge"]["answer"] = "wrong_shape"
+    status, answer = standin_http("POST", "/v3/embeddings", {"model": "bge", "input": ["hi"]}, models=models)
+    assert status == 200 and answer["data"][0]["embedding"] == "AAAA"
+
+
+def test_standin_kserve_inference_checks_the_request_against_the_metadata(standin_http):
+    models = {"resnet": {}, "tiny": {"inputs": [{"name": "x", "datatype": "INT64", "shape": [2, -1]}],
+                                     "outputs": [{"name": "y", "datatype": "FP32", "shape": [2]}]}}
+    meta = standin_http("GET", "/v2/models/tiny", models=models)[1]
+    assert meta["inputs"] == [{"name": "x", "datatype": "INT64", "shape": [2, -1]}]
+    ok = {"inputs": [{"name": "x", "datatype": "INT64", "shape": [2, 3], "data": [0] * 6}]}
+    status, answer = standin_http("POST", "/v2/models/tiny/infer", ok)
+    assert status == 200 and answer["outputs"] == [{"name": "y", "datatype": "FP32", "shape": [2], "data": [0.0, 0.0]}]
+    assert standin_http("POST", "/v2/models/tiny/versions/1/infer", ok)[0] == 200
+    bad = [dict(ok["inputs"][0], name="z"), dict(ok["inputs"][0], datatype="FP32"), dict(ok["inputs"][0], shape=[3, 2]),
+           dict(ok["inputs"][0], data=[0] * 5)]
+    for tensor in bad:
+        assert standin_http("POST", "/v2/models/tiny/infer", {"inputs": [tensor]})[0] == 400, tensor
+    assert standin_http("POST", "/v2/models/nosuch/infer", ok)[0] == 404
+    status, answer = standin_http("POST", "/v2/models/resnet/infer", {"inputs": [
+        {"name": "input", "datatype": "FP32", "shape": [1, 3, 224, 224], "data": [0] * 150528}]})
+    assert status == 200 and answer["outputs"][0]["shape"] == [1, 1000] and len(answer["outputs"][0]["data"]) == 1000
