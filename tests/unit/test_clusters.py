@@ -156,3 +156,33 @@ def test_example_inventory_servers_are_valid_and_render():
     for ms in servers:
         kinds = [m["kind"] for m in _render.manifests_for(definition=ms)[0]]
         assert "Deployment" in kinds and "Service" in kinds
+
+
+def test_every_task_of_deploy_reaches_its_hosts_own_cluster(tmp_path):
+    """No cluster needed: a kubeconfig without contexts, each host naming a context of its own. Each host's
+    kubernetes.core.k8s task (namespaces) and the role's module task fail naming that host's context - neither the
+    environment's kubeconfig nor another host's. (The role's own modelserver_kubeconfig/_context must add to the
+    play's module_defaults, not remove them: an option passed as omit drops its module_defaults value.)"""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n")
+    server = {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer", "metadata": {"name": "a", "namespace": "n"},
+              "spec": {"models_settings": {"model_name": "a", "model_path": "gs://b/a"}}}
+    inventory = tmp_path / "clusters.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"clusters": {
+        "vars": {"ovms_modelservers": [server]},
+        "hosts": dict((h, {"ovms_k8s_auth": {"kubeconfig": str(kubeconfig), "context": "ctx-of-%s" % h}})
+                      for h in ("c1", "c2"))}}}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collection_path.ensure()), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", K8S_AUTH_KUBECONFIG=str(tmp_path / "not-this-one"))
+    for create_namespaces, task in (("true", "Create the namespaces"), ("false", "Apply the model server")):
+        run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                              str(PLAYBOOKS / "deploy.yml"), "-e", "ovms_clusters=clusters",
+                              "-e", "ovms_create_namespaces=%s" % create_namespaces],
+                             env=env, capture_output=True, text=True, timeout=300)
+        out = json.loads(run.stdout)
+        [hosts] = [t["hosts"] for p in out["plays"] for t in p["tasks"] if t["task"]["name"].endswith(task)]
+        assert sorted(hosts) == ["c1", "c2"]
+        for host, result in hosts.items():
+            text = json.dumps(result)
+            assert result["failed"] and "ctx-of-%s" % host in text, (task, host, text[:500])
+            assert "not-this-one" not in text and "ctx-of-%s" % ({"c1": "c2", "c2": "c1"}[host]) not in text
