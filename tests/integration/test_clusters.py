@@ -156,7 +156,10 @@ def test_a_cluster_that_cannot_be_reached_is_not_checked_and_the_others_are(loca
     reports = tmp_path / "reports"
     out, _ = run_playbook(None, kubeconfig, tmp_path, path=PLAYBOOKS / "drift.yml",
                           extra_vars={"drift_report_path": str(reports)}, extra_args=cli)
-    assert [h for h, t, _ in failures(out)] == ["gone"]
+    failed = failures(out)  # the fleet check's own failure (ignored, reported) and the final one
+    assert {h for h, _, _ in failed} == {"gone"}, failed
+    assert ("gone", "Fail when something could not be checked, or on drift with fail_on_drift") in [
+        (h, t) for h, t, _ in failed], failed
     summary = json.loads((reports / "drift.json").read_text())
     assert [(c["cluster"], c["status"]) for c in summary["clusters"]] == [("up", "in sync"), ("gone", "NOT CHECKED")]
     assert "NOT CHECKED in gone" in summary["summary"]
