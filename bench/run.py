@@ -11,6 +11,9 @@ P3  readiness latency: from the last pod turning Ready (seen by a watch in this 
 P5  drift over 2 clusters x N model servers (two local control planes at once, an inventory with one host per
     cluster): playbooks/drift.yml with one fork per cluster vs --forks 1 (the clusters one after the other).
 Growth: P1 (fleet converge) and P2 (drift.yml) at 1, 10 and 100 servers, with a least-squares slope.
+P4  deploy + wait + verify 100 servers: playbooks/deploy.yml (the role's fleet path) vs bench/deploy-loop.yml (the role
+    once per server); P4b the same with pods Ready 30 s after they start (the loop on 5 servers, extrapolated);
+    fleet growth 10 -> 500 servers with the max RSS of the largest process.
 
 Times are medians over --runs runs (after one unmeasured warm-up run per method). API requests are counted from
 the API server's audit log (user kubernetes-admin, between the start and the end of each run), not estimated.
@@ -355,6 +358,189 @@ class Bench:
                 "report_summary": summary}
 
 
+# -- P4/P4b: fleet deploy + wait + verify (issue 11) --------------------------------------------------------------
+P4_MODEL = "resnet"  # the stand-in answers every pod IP from one script: every server serves this model
+RSS_WRAPPER = ("import json, resource, subprocess, sys\n"
+               "rc = subprocess.call(sys.argv[2:])\n"
+               "open(sys.argv[1], 'w').write(json.dumps(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+               "sys.exit(rc)\n")
+
+
+def p4_server(name, namespace, delay=None):
+    """A small ModelServer (Deployment and Service, 1 pod); delay: KWOK makes its pod Ready that long after it starts."""
+    params = {"replicas": 1}
+    if delay:
+        params["pod_annotations"] = {lc.READY_DELAY_ANNOTATION: delay}
+    return {"apiVersion": "intel.com/v1alpha1", "kind": "ModelServer", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"image_name": "openvino/model_server:2026.3", "deployment_parameters": params,
+                     "models_settings": {"model_name": P4_MODEL, "model_path": "gs://bench/%s" % P4_MODEL}}}
+
+
+class FleetBench:
+    """P4/P4b and the fleet's memory and growth: a fresh deploy (create, wait for the pods, verify the models through
+    the API server's service proxy against the stand-in) of n servers into a new namespace per run, by
+    playbooks/deploy.yml (the role's fleet path, one call) or bench/deploy-loop.yml (the role once per server, as
+    deploy.yml did before). The namespace is deleted (and waited for) after each run."""
+
+    FLEET = ROOT / "playbooks" / "deploy.yml"
+    LOOP = ROOT / "bench" / "deploy-loop.yml"
+
+    def __init__(self, bench):
+        self.bench = bench
+        self.count = 0
+
+    def _drop(self, ns):
+        subprocess.run([self.bench.kubectl, "delete", "namespace", ns, "--wait=true", "--timeout=600s"],
+                       env=self.bench.env, capture_output=True)
+
+    def deploy(self, path, n, delay=None):
+        b = self.bench
+        self.count += 1
+        ns = "bench-p4-%d" % self.count
+        b._namespace(ns)
+        servers = [p4_server("s%03d" % i, ns, delay) for i in range(n)]
+        vars_file = b.workdir / "p4-vars.json"
+        vars_file.write_text(json.dumps({"ovms_modelservers": servers, "ovms_create_namespaces": False,
+                                         "modelserver_wait_timeout": 900, "modelserver_progress_interval": 10}))
+        rss_file = b.workdir / "p4-rss.json"
+        cmd = [sys.executable, "-c", RSS_WRAPPER, str(rss_file), str(BIN / "ansible-playbook"), "-i", "localhost,",
+               "-c", "local", str(path), "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s" % vars_file]
+        offset = b._audit_offset()
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, env=b.env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        time.sleep(0.2)  # the audit log is written as responses complete
+        total, writes = b._requests(offset)
+        out = json.loads(proc.stdout)
+        results = [h for p in out["plays"] for t in p["tasks"] for h in t["hosts"].values()]
+        failed = [h.get("msg") for h in results if h.get("failed") and not h.get("ignore_errors")]
+        if proc.returncode != 0 or failed:
+            raise RuntimeError("%s failed: %s\n%s" % (path.name, failed, proc.stderr[-2000:]))
+        # every server was verified: the fleet's summary, or one "is ready ... models AVAILABLE" report per server
+        if path == self.FLEET:
+            fleet = [h["ansible_facts"]["modelserver_fleet"] for h in results
+                     if "modelserver_fleet" in h.get("ansible_facts", {})][-1]
+            verified = sum(1 for s in fleet["servers"] if s["ready"] and s["models_available"] == [P4_MODEL])
+            windows = sum(1 for p in out["plays"] for t in p["tasks"] if "Watch the fleet" in t["task"]["name"])
+        else:
+            verified = sum(1 for h in results if "models AVAILABLE: %s" % P4_MODEL in str(h.get("msg", "")))
+            windows = None
+        if verified != n:
+            raise RuntimeError("%s: %d of %d servers verified" % (path.name, verified, n))
+        module_requests = sum(h["api_requests"]["total"] for h in results if isinstance(h.get("api_requests"), dict))
+        module_requests += sum(r["api_requests"]["total"] for h in results for r in h.get("results") or []
+                               if isinstance(r, dict) and isinstance(r.get("api_requests"), dict))
+        maxrss_kib = json.loads(rss_file.read_text())
+        self._drop(ns)
+        row = {"servers": n, "wall": wall, "requests": total, "writes": writes, "module_requests": module_requests,
+               "max_rss_mib": maxrss_kib / 1024.0, "windows": windows, "delay": delay}
+        print("  %-28s %3d servers%s: %7.2f s, %5d requests (audit), %5d (module), max RSS %.0f MiB" % (
+            path.name, n, " (ready after %s)" % delay if delay else "", wall, total, module_requests,
+            row["max_rss_mib"]), flush=True)
+        return row
+
+
+def p4_run(bench, quick=False, only=("p4", "p4b", "fleet-growth")):
+    """P4 (100 servers, fleet vs loop), P4b (pods Ready after 30 s; the loop on fewer servers, extrapolated), the
+    fleet's growth from 10 to 500 servers with the max RSS of its largest process."""
+    fb = FleetBench(bench)
+    n, loop_b, delay, sizes = (2, 1, "1s", [1, 2]) if quick else (100, 5, "30s", [10, 100, 500])
+    out = {}
+    if "p4" in only:
+        print("P4: deploy + wait + verify %d servers" % n, flush=True)
+        fleet = [fb.deploy(fb.FLEET, n) for _ in range(max(1, min(bench.runs, 3)))]
+        loop = fb.deploy(fb.LOOP, n)
+        out["p4"] = {"servers": n, "fleet": fleet, "fleet_median": statistics.median(r["wall"] for r in fleet),
+                     "loop": loop}
+    if "p4b" in only:
+        print("P4b: the same, pods Ready %s after they start" % delay, flush=True)
+        fleet = [fb.deploy(fb.FLEET, n, delay) for _ in range(max(1, min(bench.runs, 3)))]
+        loop = fb.deploy(fb.LOOP, loop_b, delay)
+        out["p4b"] = {"servers": n, "delay": delay, "fleet": fleet,
+                      "fleet_median": statistics.median(r["wall"] for r in fleet), "loop": loop,
+                      "loop_extrapolated": loop["wall"] * n / loop_b}
+    if "fleet-growth" in only:
+        print("Fleet growth and memory", flush=True)
+        points = [fb.deploy(fb.FLEET, size) for size in sizes]
+        out["fleet_growth"] = {"points": points, "slope": slope([(p["servers"], p["wall"]) for p in points]),
+                               "requests_slope": slope([(p["servers"], p["module_requests"]) for p in points])}
+    return out
+
+
+def p4_sections(results):
+    """docs/benchmarks.md's sections for P4, P4b and the fleet's growth (issue 11)."""
+    p4, p4b, growth = results.get("p4"), results.get("p4b"), results.get("fleet_growth")
+    lines = []
+    if p4:
+        f, loop = p4["fleet_median"], p4["loop"]
+        lines += ["## P4: deploy + wait + verify %d model servers" % p4["servers"], "",
+                  "Each server: a Deployment of 1 pod (made Ready by KWOK at once) and a Service; verified through the "
+                  "API server's service proxy against the OVMS stand-in (`GET /v1/config`, `GET "
+                  "/v2/models/resnet/ready`). A fresh deploy into a new namespace per run. *fleet*: `playbooks/deploy.yml` "
+                  "(the role's fleet path: one apply of all servers, one wait with one Deployment watch per namespace, "
+                  "the models verified 8 at a time); *loop*: `bench/deploy-loop.yml`, the role included once per "
+                  "server, as `deploy.yml` did before.", "",
+                  "| method | process (s) | requests (audit) | requests (module) | writes | max RSS (MiB) |",
+                  "|---|---|---|---|---|---|"]
+        for label, r in [("fleet (median of %d)" % len(p4["fleet"]), dict(p4["fleet"][0], wall=f)),
+                         ("loop (1 run)", loop)]:
+            lines.append("| %s | %.2f | %d | %d | %d | %.0f |" % (label, r["wall"], r["requests"], r["module_requests"],
+                                                                   r["writes"], r["max_rss_mib"]))
+        lines += ["", "Fleet runs: %s s. The loop takes %.1f× the fleet's time." % (
+            ", ".join("%.2f" % r["wall"] for r in p4["fleet"]), loop["wall"] / f), ""]
+    if p4b:
+        f, loop = p4b["fleet_median"], p4b["loop"]
+        lines += ["## P4b: the same with every pod Ready %s after it starts" % p4b["delay"], "",
+                  "The `kwok.ovms.test/ready-delay` annotation makes each pod Ready %s after it starts. The loop was run "
+                  "on %d servers only (each waits for its own pods before the next is applied: %d servers would take "
+                  "%d× as long) and **extrapolated** linearly to %d." % (
+                      p4b["delay"], loop["servers"], p4b["servers"], p4b["servers"] // loop["servers"],
+                      p4b["servers"]), "",
+                  "| method | servers | process (s) | requests (audit) | requests (module) |", "|---|---|---|---|---|",
+                  "| fleet (median of %d) | %d | %.2f | %d | %d |" % (len(p4b["fleet"]), p4b["servers"], f,
+                                                                   p4b["fleet"][0]["requests"],
+                                                                   p4b["fleet"][0]["module_requests"]),
+                  "| loop, measured | %d | %.2f | %d | %d |" % (loop["servers"], loop["wall"], loop["requests"],
+                                                               loop["module_requests"]),
+                  "| loop, extrapolated | %d | %.0f | - | - |" % (p4b["servers"], p4b["loop_extrapolated"]), "",
+                  "Fleet runs: %s s, in %s progress windows of 10 s. The waits overlap: the fleet's %d servers take "
+                  "%.1f s beyond the %s every pod waits, where the loop pays the delay once per server." % (
+                      ", ".join("%.2f" % r["wall"] for r in p4b["fleet"]),
+                      "/".join(str(r["windows"]) for r in p4b["fleet"]), p4b["servers"],
+                      f - _seconds(p4b["delay"]), p4b["delay"]), ""]
+    if growth:
+        lines += ["## Fleet deploy: growth and memory", "",
+                  "`playbooks/deploy.yml` (fleet path), fresh deploy + wait + verify; *max RSS* is the largest "
+                  "process's peak resident set (`getrusage(RUSAGE_CHILDREN)` of a wrapper around `ansible-playbook`, "
+                  "so the largest of ansible-playbook, its workers and the modules).", "",
+                  "| servers | process (s) | s per server | requests (module) | requests per server | requests (audit) "
+                  "| max RSS (MiB) |", "|---|---|---|---|---|---|---|"]
+        for p in growth["points"]:
+            lines.append("| %d | %.2f | %.3f | %d | %.1f | %d | %.0f |" % (
+                p["servers"], p["wall"], p["wall"] / p["servers"], p["module_requests"],
+                p["module_requests"] / float(p["servers"]), p["requests"], p["max_rss_mib"]))
+        lines += ["", "Least-squares fit: %.3f s per server + %.2f s; %.2f module requests per server + %.0f." % (
+            growth["slope"][0], growth["slope"][1], growth["requests_slope"][0], growth["requests_slope"][1]), ""]
+    targets = []
+    if p4:
+        ratio = p4["loop"]["wall"] / p4["fleet_median"]
+        targets.append("| P4: at most 20 s for %d servers | %.2f s | %s |" % (
+            p4["servers"], p4["fleet_median"], "met" if p4["fleet_median"] <= 20 else "**not met**"))
+        targets.append("| P4: at least 15x faster than the role loop | %.1fx | %s |" % (
+            ratio, "met" if ratio >= 15 else "**not met**"))
+    if p4b:
+        limit = _seconds(p4b["delay"]) + 15
+        targets.append("| P4b: at most %s + 15 s for %d servers | %.2f s | %s |" % (
+            p4b["delay"], p4b["servers"], p4b["fleet_median"], "met" if p4b["fleet_median"] <= limit else "**not met**"))
+    if targets:
+        lines += ["## Targets (fleet deploy)", "", "| target | measured | |", "|---|---|---|"] + targets + [""]
+    return lines
+
+
+def _seconds(duration):
+    return float(duration.rstrip("s"))
+
+
 def _ts(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -438,6 +624,7 @@ def write_markdown(path, results, args, started):
                   "%.2f s." % (growth["p1_slope"][0], growth["p1_slope"][1], growth["p2_slope"][0],
                                growth["p2_slope"][1]), ""]
     lines += targets(results)
+    lines += p4_sections(results)
     path.write_text("\n".join(lines))
 
 
@@ -491,7 +678,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown report here")
     parser.add_argument("--results", type=Path, default=None, help="write the raw results as JSON here")
-    parser.add_argument("--only", default="p1,p2,p3,growth,p5")
+    parser.add_argument("--only", default="p1,p2,p3,growth,p4,p4b,fleet-growth,p5")
     parser.add_argument("--merge", type=Path, default=None,
                         help="start from the raw results (--results) of an earlier run; what runs now replaces its parts")
     args = parser.parse_args(argv)
@@ -529,6 +716,13 @@ def main(argv=None):
                 results["growth"] = {"points": points,
                                      "p1_slope": slope([(p["servers"], p["p1"]["wall"]) for p in points]),
                                      "p2_slope": slope([(p["servers"], p["p2"]["wall"]) for p in points])}
+            if only & {"p4", "p4b", "fleet-growth"}:
+                podnet.up(cluster.run_dir)
+                try:
+                    podnet.write_script(cluster.run_dir, {P4_MODEL: {"mode": "available"}})
+                    results.update(p4_run(bench, args.quick, only))
+                finally:
+                    podnet.down(cluster.run_dir)
             if "p5" in only:
                 n = 2 if args.quick else 100
                 print("P5: drift over 2 clusters x %d model servers, forks vs one after the other" % n, flush=True)

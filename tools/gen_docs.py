@@ -118,6 +118,30 @@ ROLE_OPTIONS = {
                                         "description": ["When the rollout or the verification fails, restore the "
                                                         "previous revision (like helm --atomic), then fail naming the "
                                                         "cause and what was rolled back."]},
+    "modelserver_servers": {"type": "list", "elements": "dict",
+                            "description": ["The fleet path: a list of whole ModelServer manifests, instead of "
+                                            "modelserver_name/definition/src. One apply of every server (the module's "
+                                            "O(openvino.ovms.modelserver#module:servers)), then one wait for all of "
+                                            "them - one watch on the Deployments per namespace, each server's models "
+                                            "verified as soon as its rollout completes - with one progress line per "
+                                            "window for the whole fleet (C(37/100 ready, 2 failing: ns/a "
+                                            "CrashLoopBackOff, ...)).",
+                                            "A server whose pod crash-loops (or cannot pull its image) or whose model "
+                                            "fails to load is failed at once, not at the deadline; the others go on. "
+                                            "With modelserver_rollback_on_failure each failed server (only those) is "
+                                            "rolled back to its previous revision. The role fails at the end, naming "
+                                            "every failed server with its cause.",
+                                            "Sets C(modelserver_fleet) - per server applied, status (ready / failed / "
+                                            "pending), ready, models_available, cause, failure, rolled_back - and a "
+                                            "summary line. modelserver_ovms_url does not apply (each server is "
+                                            "reached through the API server's service proxy)."]},
+    "modelserver_fail_fast": {"type": "bool", "default": False,
+                              "description": ["Fleet path: stop waiting as soon as one server failed (the others "
+                                              "still pending are reported as not verified), instead of giving every "
+                                              "server its chance until the deadline."]},
+    "modelserver_parallel": {"type": "int", "default": 8,
+                             "description": ["Fleet path: how many servers are applied, and have their models "
+                                             "verified, at once."]},
 }
 
 
@@ -127,7 +151,7 @@ ROLE_BOOL_NOTE = ("A boolean, or a string as C(-e name=value) and AWX surveys gi
                   "C(on)/C(off), C(1)/C(0), C(y)/C(n), C(t)/C(f), in any case. Anything else fails naming the "
                   "variable.")
 ROLE_INT_NOTE = "A whole number, or a string of digits (C(-e %s=%d)). Anything else fails naming the variable."
-ROLE_INT_MIN = {"modelserver_wait_timeout": 0, "modelserver_progress_interval": 1}
+ROLE_INT_MIN = {"modelserver_wait_timeout": 0, "modelserver_progress_interval": 1, "modelserver_parallel": 1}
 
 
 def _role_options() -> dict:
@@ -173,10 +197,11 @@ def render_role_specs() -> str:
             option["description"]
         options[role_var(key)] = option
     specs = {"argument_specs": {"main": {
-        "short_description": "Deploy an OpenVINO model server, wait for its pods and verify its models",
+        "short_description": "Deploy OpenVINO model servers, wait for their pods and verify their models",
         "description": ["Applies a ModelServer spec with openvino.ovms.modelserver, waits for the rollout with a "
                         "progress line, verifies the models through OVMS's REST API, and on failure names each pod "
                         "or model that is not ready (and optionally rolls back).",
+                        "With modelserver_servers, does the same for a whole fleet at once: see that option.",
                         "Booleans and numbers may be strings, as C(-e name=value) and AWX survey answers give them: "
                         "the role checks and converts them before use.",
                         "Generated from plugins/module_utils/_spec.py by tools/gen_docs.py: do not edit."],

@@ -14,11 +14,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import threading
 import time
 
 from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile, _render, _spec
 
 REVISION_ANNOTATION = _reconcile.REVISION_ANNOTATION
+
+# Container waiting reasons that waiting does not cure within a deploy: a crash loop, an image that cannot be pulled or
+# is misnamed, a container whose config (a missing Secret or ConfigMap key) cannot be made. The fleet wait reports a
+# server with such a pod as failed at once instead of waiting for the deadline.
+STUCK_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
+                 "CreateContainerConfigError")
 
 
 # --- interpretation ------------------------------------------------------------------------------
@@ -56,7 +63,8 @@ def pod_summary(pod):
     conditions = dict((c.get("type"), c) for c in status.get("conditions") or [])
     ready = conditions.get("Ready", {}).get("status") == "True"
     out = {"name": pod["metadata"]["name"], "phase": status.get("phase"), "ready": ready,
-           "node": pod.get("spec", {}).get("nodeName"), "ip": status.get("podIP"), "restarts": 0, "reason": None}
+           "node": pod.get("spec", {}).get("nodeName"), "ip": status.get("podIP"), "restarts": 0, "reason": None,
+           "stuck": None}
     reasons = []
     for cs in status.get("containerStatuses") or []:
         out["restarts"] += cs.get("restartCount", 0)
@@ -64,6 +72,8 @@ def pod_summary(pod):
         terminated = (cs.get("lastState") or {}).get("terminated") or (cs.get("state") or {}).get("terminated")
         if waiting and waiting.get("reason"):
             text = waiting["reason"]
+            if text in STUCK_REASONS and not out["stuck"]:
+                out["stuck"] = text
             if terminated and terminated.get("exitCode") is not None:
                 text += " (last exit code %s%s)" % (terminated["exitCode"],
                                                     ", " + terminated["reason"] if terminated.get("reason") else "")
@@ -199,6 +209,10 @@ def read_server(api, namespace, name):
 
 
 def _list(api, path, selector, field=None):
+    return _list_body(api, path, selector, field).get("items") or []
+
+
+def _list_body(api, path, selector, field=None):
     query = []
     if selector:
         query.append(("labelSelector", selector))
@@ -207,7 +221,7 @@ def _list(api, path, selector, field=None):
     status, body = api.request("GET", path, query=query)
     if status != 200:
         raise _reconcile.ApiError("GET", path, status, body)
-    return body.get("items") or []
+    return body
 
 
 def server_names(api, namespace):
@@ -248,15 +262,23 @@ def watch_rollout(api, namespace, name, timeout):
     return dep
 
 
-def describe(api, namespace, name, check_models=True, base_url=None):
-    """Everything the role and modelserver_info report about one model server."""
-    deployment, pods, events, cms = read_server(api, namespace, name)
+def describe(api, namespace, name, check_models=True, base_url=None, read=None):
+    """Everything the role and modelserver_info report about one model server. read: its (deployment, pods, events,
+    config maps) when already read (the fleet wait lists them once per namespace); else they are read here."""
+    result = server_state(namespace, name, *(read or read_server(api, namespace, name)))
+    if check_models and result["exists"] and result["rollout"]["ready"] > 0:
+        check_server_models(api, result, base_url)
+    return finish(result, check_models)
+
+
+def server_state(namespace, name, deployment, pods, events, cms):
+    """The cluster's side of describe(): Deployment, rollout, pods and their problems, events, expected models."""
     # the Service has the Deployment's name (the chart's fullname)
     service = deployment["metadata"]["name"] if deployment else _spec.object_name(name)
     result = {"name": name, "namespace": namespace, "service": service, "exists": deployment is not None}
     if deployment is None:
         result.update(ready=False, problems=["Deployment %s/%s does not exist" % (namespace, service)],
-                      pods=[], models={}, models_ok=False)
+                      pods=[], models={}, models_ok=False, models_failed=[])
         return result
     rollout = rollout_state(deployment)
     summaries = [pod_summary(p) for p in pods if not p["metadata"].get("deletionTimestamp")]
@@ -265,26 +287,39 @@ def describe(api, namespace, name, check_models=True, base_url=None):
     rs_names = set(r.get("name") for p in pods for r in p["metadata"].get("ownerReferences") or [])
     result.update(rollout=rollout, progress=progress_line(namespace, service, rollout), pods=summaries,
                   problems=problems, events=warning_events(events, names | rs_names))
-    expected = expected_models(deployment, cms)
-    result["expected_models"] = expected
+    result["expected_models"] = expected_models(deployment, cms)
     result["models"], result["models_ok"], result["models_failed"] = {}, False, []
-    if check_models and rollout["ready"] > 0:
-        status, config = ovms_get(api, namespace, service, "/v1/config", base_url)
-        if status != 200 or not isinstance(config, dict):
-            result["ovms_error"] = "GET /v1/config answered %s: %s" % (status, _short(config))
-        else:
-            states = model_states(config, expected or [])
-            for model, state in states.items():
-                if state["available"]:
-                    code, body = ovms_get(api, namespace, service, "/v2/models/%s/ready" % model, base_url)
-                    state["ready_endpoint"] = code
-                    if code != 200:
-                        state["available"] = False
-                        state["error_message"] = "/v2/models/%s/ready answered %s: %s" % (model, code, _short(body))
-            result["models"] = states
-            result["models_ok"] = bool(states) and all(s["available"] for s in states.values())
-            result["models_failed"] = [m for m, s in sorted(states.items()) if model_failed(s)]
-    result["ready"] = rollout["complete"] and (result["models_ok"] or not check_models)
+    return result
+
+
+def check_server_models(api, result, base_url=None):
+    """The OVMS side of describe(): ask the server (result of server_state) for its models; fills models, models_ok,
+    models_failed (or ovms_error)."""
+    namespace, service = result["namespace"], result["service"]
+    status, config = ovms_get(api, namespace, service, "/v1/config", base_url)
+    if status != 200 or not isinstance(config, dict):
+        result["ovms_error"] = "GET /v1/config answered %s: %s" % (status, _short(config))
+        return result
+    states = model_states(config, result["expected_models"] or [])
+    for model, state in states.items():
+        if state["available"]:
+            code, body = ovms_get(api, namespace, service, "/v2/models/%s/ready" % model, base_url)
+            state["ready_endpoint"] = code
+            if code != 200:
+                state["available"] = False
+                state["error_message"] = "/v2/models/%s/ready answered %s: %s" % (model, code, _short(body))
+    result["models"] = states
+    result["models_ok"] = bool(states) and all(s["available"] for s in states.values())
+    result["models_failed"] = [m for m, s in sorted(states.items()) if model_failed(s)]
+    return result
+
+
+def finish(result, check_models=True):
+    """describe()'s verdict: ready, and failure (one line saying why not)."""
+    if not result["exists"]:
+        result["failure"] = result["problems"][0]
+        return result
+    result["ready"] = result["rollout"]["complete"] and (result["models_ok"] or not check_models)
     result["failure"] = None if result["ready"] else failure_summary(result, check_models)
     return result
 
@@ -351,3 +386,321 @@ def rollback(api, namespace, name, revision, check_mode=False):
         raise _reconcile.ApiError("PATCH", path, status, body)
     image = (template["spec"]["containers"] or [{}])[0].get("image")
     return "Deployment %s/%s pod template restored from revision %s (image %s)" % (namespace, service, revision, image)
+
+
+# --- a fleet: many model servers waited for and verified at once ------------------------------------
+def parse_server_ref(ref):
+    """(namespace, name) of a fleet entry written "namespace/name"."""
+    parts = ref.split("/") if isinstance(ref, str) else []
+    if len(parts) != 2 or not all(parts):
+        raise _spec.SpecError("servers", "expected namespace/name, got %r" % (ref,))
+    try:
+        _spec.check_identity(parts[1], parts[0])
+    except _spec.SpecError as exc:
+        raise _spec.SpecError("servers", "%s: %s" % (ref, exc))
+    return parts[0], parts[1]
+
+
+def fleet_verdict(info, stuck=None, error=None):
+    """(status, cause) of one fleet server from its describe() result: ready; failed (a cause waiting will not cure:
+    a stuck pod, a Deployment past its progress deadline, a model whose load failed, an error); or pending."""
+    if error:
+        return "failed", error
+    if info.get("ready"):
+        return "ready", None
+    if stuck:
+        return "failed", stuck
+    if not info.get("exists"):
+        return "pending", "no Deployment"
+    if info["rollout"]["deadline_exceeded"]:
+        return "failed", "ProgressDeadlineExceeded"
+    if info.get("models_failed"):
+        return "failed", "; ".join("model %s: load failed (error_code %s)" % (m, info["models"][m]["error_code"])
+                                   for m in info["models_failed"])
+    if not info["rollout"]["complete"]:
+        return "pending", "rolling out (%d/%d ready)" % (info["rollout"]["ready"], info["rollout"]["desired"])
+    return "pending", "models not AVAILABLE yet"
+
+
+def fleet_progress(results, limit=10):
+    """One line for the whole fleet: "37/100 ready, 2 failing: ns/a CrashLoopBackOff, ...; 61 waiting (...)"."""
+    failed = [r for r in results if r["status"] == "failed"]
+    pending = [r for r in results if r["status"] == "pending"]
+    line = "%d/%d ready" % (sum(1 for r in results if r["status"] == "ready"), len(results))
+    if failed:
+        named = ["%s/%s %s" % (r["namespace"], r["name"], r["cause"]) for r in failed[:limit]]
+        line += ", %d failing: %s%s" % (len(failed), ", ".join(named), ", ..." if len(failed) > limit else "")
+    if pending:
+        rolling = sum(1 for r in pending if not r.get("exists") or not r["rollout"]["complete"])
+        line += "; %d waiting (%d rolling out, %d loading models)" % (len(pending), rolling, len(pending) - rolling)
+    return line
+
+
+def _pods_selector():
+    """Every pod of this collection's model servers (instance_labels without the instance)."""
+    return "%s=%s" % (_render.LABEL_NAME, _render.APP_NAME)
+
+
+def _instance(obj):
+    return (obj["metadata"].get("labels") or {}).get(_render.LABEL_INSTANCE)
+
+
+class FleetWait:
+    """Waits for many model servers at once: ONE label-selector watch on the Deployments per namespace (all of its
+    servers), a pod LIST per namespace every `tick` seconds while rollouts are incomplete (a crash-looping pod fails
+    its server at once, not at the deadline), and each server's models verified as soon as its rollout completes,
+    with describe()'s model check in a pool of `parallel` threads. Reads the namespaces once more at the end for the
+    report."""
+
+    def __init__(self, api, servers, check_models=True, base_url=None, parallel=8, interval=0.5, tick=3.0,
+                 fail_fast=False):
+        self.api, self.check_models, self.base_url = api, check_models, base_url
+        self.parallel, self.interval, self.tick, self.fail_fast = max(1, parallel), interval, tick, fail_fast
+        self.keys = []
+        for key in servers:
+            if key not in self.keys:
+                self.keys.append(key)
+        self.namespaces = sorted(set(ns for ns, _name in self.keys))
+        self.lock = threading.Lock()
+        self.changed = threading.Event()
+        self.halt = threading.Event()
+        self.deployments = {}   # (ns, name) -> the newest Deployment seen
+        self.cms = {}           # (ns, name) -> {name: ConfigMap}
+        self.stuck = {}         # (ns, name) -> cause (a reason waiting does not cure)
+        self.errors = {}        # (ns, name) -> an error reading or verifying it
+        self.verified = {}      # (ns, name) -> describe() result with the models checked (the last one)
+        self.missing = []       # no Deployment with the owner labels: described one by one at the end
+
+    # -- the cluster side, one thread per namespace --
+    def _deployments_path(self, ns):
+        return "/apis/apps/v1/namespaces/%s/deployments" % ns
+
+    def _relist(self, ns):
+        body = _list_body(self.api, self._deployments_path(ns), _render.owner_selector())
+        with self.lock:
+            for dep in body.get("items") or []:
+                if (ns, _instance(dep)) in self.deployments:
+                    self.deployments[(ns, _instance(dep))] = dep
+        return (body.get("metadata") or {}).get("resourceVersion")
+
+    def _open(self, ns):
+        """Keys of ns whose rollout is neither complete nor failed."""
+        with self.lock:
+            return [k for k in self.keys if k[0] == ns and k in self.deployments and k not in self.stuck
+                    and k not in self.errors and not rollout_state(self.deployments[k])["complete"]]
+
+    def _check_pods(self, ns, keys):
+        pods = _list(self.api, "/api/v1/namespaces/%s/pods" % ns, _pods_selector())
+        with self.lock:
+            for key in keys:
+                dep = self.deployments[key]
+                if rollout_state(dep)["deadline_exceeded"]:
+                    self.stuck[key] = "ProgressDeadlineExceeded"
+                    continue
+                for pod in pods:
+                    if _instance(pod) != key[1] or pod["metadata"].get("deletionTimestamp"):
+                        continue
+                    summary = pod_summary(pod)
+                    if summary["stuck"]:
+                        self.stuck[key] = summary["stuck"]
+                        break
+        self.changed.set()
+
+    def _watch(self, ns, rv, stop):
+        try:
+            while not self.halt.is_set():
+                keys = self._open(ns)
+                remaining = stop - time.time()
+                if not keys or remaining <= 0:
+                    return
+                seconds = max(1, int(min(remaining, self.tick) + 0.999))
+                for event in self.api.watch(self._deployments_path(ns), [
+                        ("labelSelector", _render.owner_selector()), ("resourceVersion", rv),
+                        ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(seconds))]):
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    if kind == "ERROR":  # resourceVersion too old, or the connection broke: list again
+                        if obj.get("code") == 403:  # not allowed to watch: say so, do not spin
+                            raise _reconcile.ApiError("WATCH", self._deployments_path(ns), 403, obj.get("message", ""))
+                        rv = self._relist(ns)
+                        break
+                    rv = obj.get("metadata", {}).get("resourceVersion") or rv
+                    key = (ns, _instance(obj))
+                    if kind in ("ADDED", "MODIFIED") and key in self.deployments:
+                        with self.lock:
+                            self.deployments[key] = obj
+                        if rollout_state(obj)["complete"]:
+                            self.changed.set()
+                            if not self._open(ns):
+                                break
+                keys = self._open(ns)
+                if keys:
+                    self._check_pods(ns, keys)
+        except _reconcile.ReconcileError as exc:
+            with self.lock:
+                for key in self.keys:
+                    if key[0] == ns:
+                        self.errors.setdefault(key, str(exc))
+        finally:
+            self.changed.set()
+
+    # -- the OVMS side --
+    def _verify(self, key):
+        with self.lock:
+            dep, cms = self.deployments[key], self.cms.get(key, {})
+        try:
+            info = describe(self.api, key[0], key[1], check_models=True, base_url=self.base_url,
+                            read=(dep, [], [], cms))
+        except _reconcile.ReconcileError as exc:
+            with self.lock:
+                self.errors[key] = str(exc)
+            return
+        with self.lock:
+            self.verified[key] = info
+
+    def _to_verify(self):
+        """Keys whose rollout is complete and whose models are not decided yet (neither all AVAILABLE nor failed)."""
+        with self.lock:
+            return [k for k in self.keys if k in self.deployments and k not in self.stuck and k not in self.errors
+                    and rollout_state(self.deployments[k])["complete"]
+                    and not (k in self.verified and (self.verified[k]["models_ok"] or self.verified[k]["models_failed"]))]
+
+    def _failed_any(self):
+        with self.lock:
+            return bool(self.stuck or self.errors or any(v["models_failed"] for v in self.verified.values()))
+
+    def run(self, stop):
+        """Wait until every server is ready or failed, or time.time() passes stop; return a result per server."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        rvs = {}
+        for ns in self.namespaces:
+            body = _list_body(self.api, self._deployments_path(ns), _render.owner_selector())
+            rvs[ns] = (body.get("metadata") or {}).get("resourceVersion")
+            found = dict((_instance(d), d) for d in body.get("items") or [])
+            cms = _list(self.api, "/api/v1/namespaces/%s/configmaps" % ns, _render.owner_selector())
+            for key in self.keys:
+                if key[0] != ns:
+                    continue
+                if key[1] in found:
+                    self.deployments[key] = found[key[1]]
+                    self.cms[key] = dict((c["metadata"]["name"], c) for c in cms if _instance(c) == key[1])
+                else:
+                    self.missing.append(key)
+        watchers = [threading.Thread(target=self._watch, args=(ns, rvs[ns], stop)) for ns in self.namespaces]
+        for thread in watchers:
+            thread.daemon = True
+            thread.start()
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            while True:
+                self.changed.clear()
+                if self.check_models:
+                    list(pool.map(self._verify, self._to_verify()))
+                if self.fail_fast and self._failed_any():
+                    break
+                waiting = [ns for ns in self.namespaces if self._open(ns)]
+                if not waiting and not (self.check_models and self._to_verify()):
+                    break
+                remaining = stop - time.time()
+                if remaining <= 0:
+                    break
+                # a watcher wakes us when a rollout completes; models still loading are asked again every interval
+                self.changed.wait(min(remaining, self.interval if self._to_verify() else self.tick))
+            self.halt.set()
+            for thread in watchers:
+                thread.join()
+            return self._report(pool)
+
+    def _report(self, pool):
+        reads = {}
+        for ns in self.namespaces:
+            pods = _list(self.api, "/api/v1/namespaces/%s/pods" % ns, _pods_selector())
+            events = _list(self.api, "/api/v1/namespaces/%s/events" % ns, None, field="type=Warning")
+            reads[ns] = (pods, events)
+
+        def one(key):
+            ns, name = key
+            if key in self.missing:
+                try:
+                    info = describe(self.api, ns, name, check_models=self.check_models, base_url=self.base_url)
+                except _reconcile.ReconcileError as exc:
+                    info, self.errors[key] = {"name": name, "namespace": ns, "exists": False}, str(exc)
+            else:
+                pods, events = reads[ns]
+                info = server_state(ns, name, self.deployments[key], [p for p in pods if _instance(p) == name], events,
+                                    self.cms.get(key, {}))
+                verified = self.verified.get(key)
+                if verified and self.check_models:
+                    for field in ("models", "models_ok", "models_failed", "ovms_error"):
+                        if field in verified:
+                            info[field] = verified[field]
+                finish(info, self.check_models)
+            status, cause = fleet_verdict(info, self.stuck.get(key), self.errors.get(key))
+            if status != "ready" and not info.get("failure"):
+                info["failure"] = cause
+            info.update(status=status, cause=cause)
+            return info
+        return list(pool.map(one, self.keys))
+
+
+def wait_fleet(api, servers, wait_until, window, check_models=True, base_url=None, parallel=8, fail_fast=False,
+               interval=0.5, tick=3.0):
+    """Many model servers ((namespace, name) pairs) waited for and verified at once, for up to `window` seconds of
+    this call or until wait_until (epoch seconds). Returns (results per server, each describe()'s result plus
+    `status` (ready / failed / pending) and `cause`; the fleet's progress line)."""
+    stop = min(wait_until, time.time() + window)
+    results = FleetWait(api, servers, check_models, base_url, parallel, interval, tick, fail_fast).run(stop)
+    return results, fleet_progress(results)
+
+
+def fleet_report(applied, waited=None, rolled_back=None, pending_cause="not waited for"):
+    """The fleet role's result per server, from the fleet apply's results, the last fleet wait's modelservers and the
+    rollback loop's results: {"servers": [{namespace, name, applied, changed, revision_before, status (ready / failed /
+    pending / applied when not waited for), ready, models_available, cause, failure, rolled_back}], "failed": [
+    "ns/name: cause"], "pending": [...], "summary"}. pending_cause: why a server still pending was not waited for
+    further ("not ready within 600 s": it is failed; "stopped early": it stays pending)."""
+    waited_by = dict(((w["namespace"], w["name"]), w) for w in waited or [])
+    rolled_by = {}
+    for r in rolled_back or []:
+        item = r.get("item") or {}
+        if r.get("skipped") or not item:
+            continue
+        rolled_by[(item.get("namespace"), item.get("name"))] = r
+    servers = []
+    for a in applied or []:
+        key = (a["namespace"], a["name"])
+        entry = {"namespace": a["namespace"], "name": a["name"], "applied": a.get("outcome"),
+                 "changed": a.get("changed", False), "revision_before": a.get("revision_before"),
+                 "service": (a.get("service") or {}).get("name"), "ready": False, "models_available": [],
+                 "cause": None, "failure": None, "rolled_back": None}
+        if a.get("failed"):
+            entry.update(status="failed", cause=a.get("msg"), failure=a.get("msg"))
+        elif key in waited_by:
+            w = waited_by[key]
+            entry.update(status=w["status"], cause=w.get("cause"), failure=w.get("failure"), ready=w["status"] == "ready",
+                         models_available=sorted(m for m, s in (w.get("models") or {}).items() if s.get("available")))
+            if w["status"] == "pending":
+                timed_out = pending_cause.startswith("not ready")
+                entry.update(status="failed" if timed_out else "pending", cause="%s: %s" % (pending_cause, w.get("cause")))
+        else:
+            entry["status"] = a.get("outcome") or "applied"
+        if key in rolled_by:
+            r = rolled_by[key]
+            entry["rolled_back"] = r.get("rolled_back") if not r.get("failed") else "rollback failed: %s" % r.get("msg")
+        servers.append(entry)
+    failed = ["%s/%s: %s%s" % (s["namespace"], s["name"], s["cause"], " -- rolled back: %s" % s["rolled_back"]
+                               if s["rolled_back"] else "") for s in servers if s["status"] == "failed"]
+    pending = ["%s/%s: %s" % (s["namespace"], s["name"], s["cause"]) for s in servers if s["status"] == "pending"]
+    lines = []
+    for s in servers:
+        if s["ready"]:
+            lines.append("%s/%s: ready%s" % (s["namespace"], s["name"], "; models AVAILABLE: %s" % ", ".join(
+                s["models_available"]) if s["models_available"] else ""))
+        elif s["status"] in ("failed", "pending"):
+            lines.append("%s/%s: %s: %s%s" % (s["namespace"], s["name"], s["status"], s["cause"],
+                                              " -- rolled back: %s" % s["rolled_back"] if s["rolled_back"] else ""))
+        else:
+            lines.append("%s/%s: %s" % (s["namespace"], s["name"], s["status"]))
+    ready = sum(1 for s in servers if s["ready"])
+    summary = "%d/%d ready, %d failed%s" % (ready, len(servers), len(failed),
+                                            ", %d not verified" % len(pending) if pending else "")
+    return {"servers": servers, "failed": failed, "pending": pending, "summary": summary, "lines": lines}

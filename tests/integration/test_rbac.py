@@ -93,8 +93,8 @@ def test_whole_lifecycle_as_the_shipped_role_has_no_403(api_client, namespace, t
                                                 extra_vars={"ovms_modelservers": [server(namespace, "lp")],
                                                             "ovms_create_namespaces": False}))
     assert failure_message(deploy) is None, failure_message(deploy)
-    assert any("models AVAILABLE: lp" in r.get("msg", "") for p in deploy["plays"] for t in p["tasks"]
-               for r in [t["hosts"]["localhost"]])
+    assert any("models AVAILABLE: lp" in json.dumps(r.get("msg", "")) for p in deploy["plays"] for t in p["tasks"]
+               for r in [t["hosts"]["localhost"]])  # the fleet's report: one line per server
 
     report_dir = tmp_path / "report"
     drift, _ = step("drift.yml", run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "drift.yml",

@@ -172,8 +172,9 @@ def test_awx_survey_no_rollback_leaves_a_failed_first_install(api_client, namesp
         namespace, "kept", ovms_replicas=2, modelserver_wait_timeout=30, modelserver_rollback_on_failure="false"))
     out, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "deploy.yml", extra_args=survey)
     msg = failure_message(out)
-    assert msg and "model kept: LOADING (error_code UNKNOWN" in msg and "rolled back" not in msg, msg
-    assert task_results(out, "Roll back to the previous revision")[-1].get("skipped") is True
+    assert msg and "%s/kept: model kept: load failed (error_code UNKNOWN)" % namespace in msg, msg
+    assert "rolled back" not in msg, msg
+    assert task_results(out, "Roll back each failed server")[-1].get("skipped") is True
     dep = deployment(api_client, namespace, "kept")
     assert dep.spec.replicas == 2 and dep.metadata.deletion_timestamp is None
 
@@ -190,9 +191,10 @@ def test_string_rollback_true_through_deploy_removes_a_failed_first_install(api_
         args += ["-e", "%s=%s" % (key, value)]
     out, _ = run_playbook(None, kubeconfig, tmp_path, path=ROOT / "playbooks" / "deploy.yml", extra_args=args)
     msg = failure_message(out)
-    assert msg and "model removed: LOADING (error_code UNKNOWN" in msg and "deleted every object it owned" in msg, msg
+    assert msg and "model removed: load failed (error_code UNKNOWN)" in msg, msg
+    assert "deleted every object it owned" in msg, msg
     assert task_results(out, "Create the namespaces")[-1].get("skipped") is True
-    assert task_results(out, "Apply the model server")[-1]["revision_before"] == 0  # a first install
+    assert task_results(out, "Apply the model servers")[-1]["results"][0]["revision_before"] == 0  # a first install
     deps = client.AppsV1Api(api_client).list_namespaced_deployment(
         namespace, label_selector="app.kubernetes.io/instance=removed").items
     assert deps == [] or all(d.metadata.deletion_timestamp for d in deps)

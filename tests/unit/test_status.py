@@ -105,3 +105,90 @@ def test_a_fleet_check_that_failed_as_a_whole_is_an_error_not_a_clean_report():
     assert rep["servers"] == [] and rep["errors"] == [
         {"server": "every declared server", "error": "servers[1].spec.service_parameters.grpc_port: expected ..."}]
     assert "1 NOT CHECKED" in rep["summary"]
+
+
+def test_pods_that_waiting_will_not_cure_are_marked_stuck():
+    assert _status.pod_summary(pod(waiting={"reason": "CrashLoopBackOff"}, last={"exitCode": 1}))["stuck"] == \
+        "CrashLoopBackOff"
+    assert _status.pod_summary(pod(waiting={"reason": "ErrImagePull"}))["stuck"] == "ErrImagePull"
+    assert _status.pod_summary(pod(waiting={"reason": "ContainerCreating"}))["stuck"] is None  # still starting
+    assert _status.pod_summary(pod(ready_cond={"reason": "ContainersNotReady"}))["stuck"] is None
+
+
+def fleet_info(complete=True, ready=False, models_failed=(), deadline=False, exists=True, desired=1, ready_pods=1):
+    models = dict((m, {"error_code": "UNKNOWN"}) for m in models_failed)
+    return {"exists": exists, "ready": ready, "models_failed": list(models_failed), "models": models,
+            "rollout": {"complete": complete, "deadline_exceeded": deadline, "ready": ready_pods, "desired": desired}}
+
+
+def test_fleet_verdict_separates_failed_from_still_pending():
+    assert _status.fleet_verdict(fleet_info(ready=True)) == ("ready", None)
+    assert _status.fleet_verdict(fleet_info(complete=False), stuck="CrashLoopBackOff") == ("failed", "CrashLoopBackOff")
+    assert _status.fleet_verdict(fleet_info(complete=False, deadline=True)) == ("failed", "ProgressDeadlineExceeded")
+    assert _status.fleet_verdict(fleet_info(models_failed=["m"])) == ("failed", "model m: load failed (error_code UNKNOWN)")
+    assert _status.fleet_verdict(fleet_info(complete=False, desired=2, ready_pods=1)) == \
+        ("pending", "rolling out (1/2 ready)")
+    assert _status.fleet_verdict(fleet_info()) == ("pending", "models not AVAILABLE yet")
+    assert _status.fleet_verdict(fleet_info(exists=False)) == ("pending", "no Deployment")
+    assert _status.fleet_verdict(fleet_info(ready=True), error="GET x: 403") == ("failed", "GET x: 403")
+
+
+def test_fleet_progress_is_one_line_for_the_whole_fleet():
+    def r(name, status, cause=None, complete=True):
+        return {"namespace": "ns", "name": name, "status": status, "cause": cause, "exists": True,
+                "rollout": {"complete": complete}}
+    results = [r("a", "ready"), r("b", "failed", "CrashLoopBackOff", complete=False),
+               r("c", "failed", "model c: load failed (error_code UNKNOWN)"), r("d", "pending", complete=False),
+               r("e", "pending")]
+    assert _status.fleet_progress(results) == (
+        "1/5 ready, 2 failing: ns/b CrashLoopBackOff, ns/c model c: load failed (error_code UNKNOWN); "
+        "2 waiting (1 rolling out, 1 loading models)")
+    assert _status.fleet_progress([r("a", "ready")]) == "1/1 ready"
+    many = [r("s%d" % i, "failed", "CrashLoopBackOff") for i in range(12)]
+    assert _status.fleet_progress(many, limit=2) == "0/12 ready, 12 failing: ns/s0 CrashLoopBackOff, " \
+        "ns/s1 CrashLoopBackOff, ..."
+
+
+def test_fleet_entries_are_namespace_slash_name():
+    assert _status.parse_server_ref("ovms/resnet") == ("ovms", "resnet")
+    for bad in ("resnet", "a/b/c", "/x", "ns/", "ns/Not_A_Name", 3):
+        try:
+            _status.parse_server_ref(bad)
+        except _status._spec.SpecError as exc:
+            assert "servers" in str(exc)
+        else:
+            raise AssertionError("accepted %r" % (bad,))
+
+
+def test_fleet_report_merges_apply_wait_and_rollback_per_server():
+    applied = [{"namespace": "ns", "name": n, "outcome": "applied", "changed": True, "revision_before": 1,
+                "service": {"name": n + "-ovms"}} for n in ("ok", "crash", "slow")]
+    applied.append({"namespace": "ns", "name": "bad", "outcome": "failed", "failed": True, "changed": False,
+                    "msg": "HTTP 422"})
+    waited = [{"namespace": "ns", "name": "ok", "status": "ready", "cause": None, "failure": None,
+               "models": {"ok": {"available": True}}},
+              {"namespace": "ns", "name": "crash", "status": "failed", "cause": "CrashLoopBackOff",
+               "failure": "pod x: container ovms: CrashLoopBackOff", "models": {}},
+              {"namespace": "ns", "name": "slow", "status": "pending", "cause": "rolling out (0/1 ready)",
+               "failure": "ns/slow-ovms: 0/1 pods ready", "models": {}}]
+    rolled = [{"item": {"namespace": "ns", "name": "crash"}, "rolled_back": "restored from revision 1"},
+              {"item": {"namespace": "ns", "name": "slow"}, "failed": True, "msg": "no ReplicaSet of revision 1"}]
+    report = _status.fleet_report(applied, waited, rolled, pending_cause="not ready within 60 s")
+    by_name = dict((s["name"], s) for s in report["servers"])
+    assert by_name["ok"]["ready"] and by_name["ok"]["models_available"] == ["ok"] and by_name["ok"]["status"] == "ready"
+    assert by_name["crash"]["rolled_back"] == "restored from revision 1"
+    assert by_name["slow"]["status"] == "failed"  # the deadline passed
+    assert by_name["slow"]["cause"] == "not ready within 60 s: rolling out (0/1 ready)"
+    assert by_name["slow"]["rolled_back"] == "rollback failed: no ReplicaSet of revision 1"
+    assert by_name["bad"]["status"] == "failed" and by_name["bad"]["cause"] == "HTTP 422"
+    assert report["failed"] == ["ns/crash: CrashLoopBackOff -- rolled back: restored from revision 1",
+                                "ns/slow: not ready within 60 s: rolling out (0/1 ready) -- rolled back: rollback "
+                                "failed: no ReplicaSet of revision 1", "ns/bad: HTTP 422"]
+    assert report["summary"] == "1/4 ready, 3 failed"
+    # stopped early (fail fast): a pending server is not verified, not failed
+    early = _status.fleet_report(applied[:3], waited, pending_cause="not waited for: stopped early")
+    assert early["pending"] == ["ns/slow: not waited for: stopped early: rolling out (0/1 ready)"]
+    assert early["summary"] == "1/3 ready, 1 failed, 1 not verified"
+    # not waited for (check mode, modelserver_wait false): the apply's outcome
+    assert [s["status"] for s in _status.fleet_report(applied[:1])["servers"]] == ["applied"]
+    assert _status.fleet_report(applied[:1], waited)["lines"] == ["ns/ok: ready; models AVAILABLE: ok"]
