@@ -157,8 +157,9 @@ def run_fleet(params, api_client, check_mode=False, want_diff=False):
             # attempted, the other namespaces are still done
             listing_failed[ns] = exc
             continue
-        if not live_by_namespace[ns] and any(p[2] for p in in_ns):
-            lister.check_namespace(ns)
+        # a missing namespace shows at each of its servers' first write (nothing is written for them), as in single
+        # mode: not through a GET of the namespace, which a namespace-scoped identity may not do (deploy.yml runs the
+        # fleet path as such an identity with ovms_create_namespaces: false)
 
     def reconciler():
         rec = _reconciler(api, params, check_mode, want_diff)

@@ -39,7 +39,8 @@ def fleet_play(servers, rollback=False):
 
 def fleet_fact(out):
     """modelserver_fleet, as the role's last set_fact made it."""
-    return task_results(out, "Collect each server's result")[-1]["ansible_facts"]["modelserver_fleet"]
+    return [r for r in task_results(out, "Collect each server's result") if "ansible_facts" in r][-1][
+        "ansible_facts"]["modelserver_fleet"]
 
 
 def image_of(api_client, namespace, name):
