@@ -8,6 +8,8 @@ P1  no-op converge of one ModelServer (7 objects): openvino.ovms.modelserver vs 
 P2  drift check of N model servers (4 objects each): playbooks/drift.yml vs a check-mode loop of
     kubernetes.core.k8s over the same objects.
 P3  readiness latency: from the last pod turning Ready (seen by a watch in this process) to the role's last task.
+P5  drift over 2 clusters x N model servers (two local control planes at once, an inventory with one host per
+    cluster): playbooks/drift.yml with one fork per cluster vs --forks 1 (the clusters one after the other).
 Growth: P1 (fleet converge) and P2 (drift.yml) at 1, 10 and 100 servers, with a least-squares slope.
 P4  deploy + wait + verify 100 servers: playbooks/deploy.yml (the role's fleet path) vs bench/deploy-loop.yml (the role
     once per server); P4b the same with pods Ready 30 s after they start (the loop on 5 servers, extrapolated);
@@ -92,8 +94,9 @@ class Bench:
         mine = [e for e in events if e.get("stage") == "ResponseComplete" and e["user"]["username"] == "kubernetes-admin"]
         return len(mine), sum(1 for e in mine if e["verb"] in WRITE_VERBS)
 
-    def playbook(self, tasks=None, path=None, extra_vars=None, check=False):
-        """Run a playbook; returns (process seconds, summed task seconds of tasks tagged 'bench', JSON output)."""
+    def playbook(self, tasks=None, path=None, extra_vars=None, check=False, extra_args=()):
+        """Run a playbook; returns (process seconds, summed task seconds of tasks tagged 'bench', JSON output).
+        extra_args: more command-line arguments (another inventory, --forks)."""
         if path is None:
             path = self.workdir / "bench-play.json"
             path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
@@ -105,6 +108,7 @@ class Bench:
             cmd += ["-e", "@%s" % vars_file]
         if check:
             cmd.append("--check")
+        cmd += list(extra_args)
         started = time.perf_counter()
         proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
         wall = time.perf_counter() - started
@@ -288,6 +292,70 @@ class Bench:
                 latencies.append(latency)
                 print("  P3 run %d: role finished %.2f s after the last pod turned Ready" % (run, latency), flush=True)
         return {"delay": delay, "latencies": latencies, "median": statistics.median(latencies)}
+
+    # -- P5 ---------------------------------------------------------------------------------------
+    def p5(self, other, n):
+        """drift.yml over two clusters (this bench's and `other`, a second control plane) x n servers each, through an
+        inventory of two hosts: --forks 2 (both clusters at once) vs --forks 1 (one after the other), alternating.
+        Requests are counted in both API servers' audit logs."""
+        ns = "bench-p5"
+        servers = [server("s%03d" % i, ns) for i in range(n)]
+        kubeconfigs = {"east": self.cluster.kubeconfig, "west": other.kubeconfig}
+        for kc in kubeconfigs.values():
+            env = dict(self.env, KUBECONFIG=str(kc), K8S_AUTH_KUBECONFIG=str(kc))
+            subprocess.run([self.kubectl, "create", "namespace", ns], env=env, capture_output=True)
+            for _ in range(100):
+                if subprocess.run([self.kubectl, "-n", ns, "get", "serviceaccount", "default"], env=env,
+                                  capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
+        inventory = self.workdir / "p5-clusters.json"
+        inventory.write_text(json.dumps({"clusters": {"hosts": dict(
+            (name, {"ovms_k8s_auth": {"kubeconfig": str(kc)}}) for name, kc in kubeconfigs.items()),
+            "vars": {"ovms_modelservers": servers}}}))
+        cli = ["-i", str(inventory), "-e", "ovms_clusters=clusters"]
+        for kc in kubeconfigs.values():  # setup: both clusters get the n servers (one fleet call each)
+            self.playbook([{"name": "bench setup", "openvino.ovms.modelserver": {"servers": servers,
+                                                                                "kubeconfig": str(kc)}}])
+        audits = [self.audit, other.run_dir / "logs" / "audit.log"]
+        report = self.workdir / "p5-report"
+
+        def drift(forks):
+            return self.playbook(path=ROOT / "playbooks" / "drift.yml", extra_args=cli + ["--forks", str(forks)],
+                                 extra_vars={"drift_report_path": str(report), "fail_on_drift": True})[:2]
+        methods = [("drift.yml, 2 clusters in parallel (--forks 2)", 2),
+                   ("drift.yml, one cluster after the other (--forks 1)", 1)]
+        for _, forks in methods:
+            drift(forks)  # warm-up
+        samples = dict((label, {"walls": [], "tasks": [], "requests": [], "writes": []}) for label, _ in methods)
+        for _ in range(self.runs):
+            for label, forks in methods:  # alternating, so that a slow moment of the machine hits both alike
+                offsets = [a.stat().st_size for a in audits]
+                wall, task = drift(forks)
+                time.sleep(0.2)  # the audit log is written as responses complete
+                total = writes = 0
+                for audit, offset in zip(audits, offsets):
+                    with open(audit, "rb") as handle:
+                        handle.seek(offset)
+                        events = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+                    mine = [e for e in events if e.get("stage") == "ResponseComplete"
+                            and e["user"]["username"] == "kubernetes-admin"]
+                    total += len(mine)
+                    writes += sum(1 for e in mine if e["verb"] in WRITE_VERBS)
+                for key, value in (("walls", wall), ("tasks", task), ("requests", total), ("writes", writes)):
+                    samples[label][key].append(value)
+        rows = []
+        for label, _ in methods:
+            x = samples[label]
+            row = {"method": label, "wall": statistics.median(x["walls"]), "task": statistics.median(x["tasks"]),
+                   "requests": statistics.median(x["requests"]), "writes": statistics.median(x["writes"]),
+                   "walls": x["walls"]}
+            print("  %-55s process %6.2f s  task %6.2f s  requests %4d  writes %4d" % (
+                label, row["wall"], row["task"], row["requests"], row["writes"]), flush=True)
+            rows.append(row)
+        summary = json.loads((report / "drift.json").read_text())["summary"]
+        return {"clusters": 2, "servers": n, "objects": 2 * sum(len(manifests(ms)) for ms in servers), "rows": rows,
+                "report_summary": summary}
 
 
 # -- P4/P4b: fleet deploy + wait + verify (issue 11) --------------------------------------------------------------
@@ -528,6 +596,25 @@ def write_markdown(path, results, args, started):
                   "that moment." % p3["delay"], "",
                   "| median (s) | runs (s) |", "|---|---|",
                   "| %.2f | %s |" % (p3["median"], ", ".join("%.2f" % x for x in p3["latencies"])), ""]
+    p5 = results.get("p5")
+    if p5:
+        par, ser = p5["rows"]
+        lines += ["## P5: drift over %d clusters x %d model servers (%d objects)" % (p5["clusters"], p5["servers"],
+                                                                                   p5["objects"]), "",
+                  "Two local control planes at once; an inventory with one host per cluster (`ovms_k8s_auth: "
+                  "{kubeconfig: ...}`, the same %d servers in each); `playbooks/drift.yml -e ovms_clusters=clusters` "
+                  "with `--forks 2` and with `--forks 1`, measured alternately. The report of the last run: %s." % (
+                      p5["servers"], p5["report_summary"]), "",
+                  "| method | process (s) | task (s) | requests | writes | process vs forks 2 |",
+                  "|---|---|---|---|---|---|"]
+        for r in p5["rows"]:
+            lines.append("| %s | %.2f | %.2f | %d | %d | %.2f× |" % (
+                r["method"], r["wall"], r["task"], r["requests"], r["writes"], r["wall"] / par["wall"]))
+        lines += ["", "The requests are the same either way (each cluster's fleet check is one module run); forks only "
+                  "overlap the two clusters' runs. One after the other costs %.2f s more (%.2f× the parallel time). "
+                  "On this machine both control planes and both Ansible workers share 2 cores, so the overlap is "
+                  "bounded by CPU; clusters elsewhere (their API servers on other machines) overlap more." % (
+                      ser["wall"] - par["wall"], ser["wall"] / par["wall"]), ""]
     if growth:
         lines += ["## Cost growth", "", "| servers | objects | P1 fleet converge: process (s) | requests | "
                   "P2 drift.yml: process (s) | requests |", "|---|---|---|---|---|---|"]
@@ -593,7 +680,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown report here")
     parser.add_argument("--results", type=Path, default=None, help="write the raw results as JSON here")
-    parser.add_argument("--only", default="p1,p2,p3,growth,p4,p4b,fleet-growth")
+    parser.add_argument("--only", default="p1,p2,p3,growth,p4,p4b,fleet-growth,p5")
     parser.add_argument("--merge", type=Path, default=None,
                         help="start from the raw results (--results) of an earlier run; what runs now replaces its parts")
     args = parser.parse_args(argv)
@@ -638,6 +725,14 @@ def main(argv=None):
                     results.update(p4_run(bench, args.quick, only))
                 finally:
                     podnet.down(cluster.run_dir)
+            if "p5" in only:
+                n = 2 if args.quick else 100
+                print("P5: drift over 2 clusters x %d model servers, forks vs one after the other" % n, flush=True)
+                other = lc.up(tmp / "cluster-west")
+                try:
+                    results["p5"] = bench.p5(other, n)
+                finally:
+                    lc.down(tmp / "cluster-west")
             if "p3" in only:
                 print("P3: readiness latency", flush=True)
                 podnet.up(cluster.run_dir)

@@ -32,18 +32,20 @@ ALLOWED = [
     "roles/modelserver/meta/main.yml", "roles/modelserver/meta/argument_specs.yml",
     "roles/modelserver/tasks/*.yml",
     "playbooks/*.yml", "playbooks/vars/*.yml", "playbooks/examples/*.yml",
+    "playbooks/inventory/*.yml",                     # an example inventory of clusters
     "rbac/*.yaml",                                   # the least-privilege Role, binding and ClusterRoles
 ]
 # Directory entries of the above.
 ALLOWED_DIRS = ["changelogs", "meta", "plugins", "plugins/*", "roles", "roles/modelserver", "roles/modelserver/*",
-                "playbooks", "playbooks/vars", "playbooks/examples", "rbac"]
+                "playbooks", "playbooks/vars", "playbooks/examples", "playbooks/inventory", "rbac"]
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.rst", "changelogs/changelog.yaml",
             "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt",
             "plugins/modules/modelserver.py", "plugins/modules/modelserver_info.py",
             "plugins/action/modelserver.py", "plugins/action/modelserver_info.py",
             "roles/modelserver/README.md", "roles/modelserver/tasks/main.yml",
             "roles/modelserver/meta/argument_specs.yml", "playbooks/deploy.yml", "playbooks/drift.yml",
-            "playbooks/undeploy.yml", "playbooks/render.yml", "playbooks/vars/servers.yml", "rbac/role.yaml"]
+            "playbooks/undeploy.yml", "playbooks/render.yml", "playbooks/vars/servers.yml",
+            "playbooks/vars/clusters.yml", "playbooks/inventory/clusters.example.yml", "rbac/role.yaml"]
 
 
 def allowed(name: str, is_dir: bool) -> bool:

@@ -228,7 +228,8 @@ def test_drift_playbook_reports_an_edit_and_fails_on_drift(api_client, namespace
                                   extra_vars={"ovms_modelservers": [server], "drift_report_path": str(report_dir)},
                                   extra_args=["-e", "fail_on_drift=false"])
     assert failure_message(report_only) is None, failure_message(report_only)
-    assert task_results(report_only, "Summary")[-1]["msg"].startswith("drift: 1 model servers, 1 drifted;")
+    assert task_results(report_only, "Summary")[-1]["msg"].startswith(
+        "drift over 1 cluster: 1 model servers, 1 drifted (localhost: 1);")
     report = json.loads((report_dir / "drift.json").read_text())
     dep = next(o for o in report["servers"][0]["objects"] if o["kind"] == "Deployment")
     assert dep["status"] == "drifted"
