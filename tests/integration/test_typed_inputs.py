@@ -19,7 +19,8 @@ PLAYBOOKS = ROOT / "playbooks"
 TRUE_SPELLINGS = ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "1", "y", "Y", "t", "T", True, 1]
 FALSE_SPELLINGS = ["false", "False", "FALSE", "no", "No", "off", "OFF", "0", "n", "N", "f", "F", False, 0]
 ROLE_BOOLEANS = ["modelserver_force_conflicts", "modelserver_prune", "modelserver_wait", "modelserver_verify",
-                 "modelserver_rollback_on_failure"]
+                 "modelserver_rollback_on_failure", "modelserver_fail_fast",
+                 "modelserver_smoke"]  # smoke: also "auto" (the default)
 ROLE_NUMBERS = ["modelserver_wait_timeout", "modelserver_progress_interval"]
 
 
@@ -53,7 +54,8 @@ def test_role_converts_every_spelling_of_booleans_and_numbers(tmp_path):
     tasks = []
     for i, (spelling, _) in enumerate(cases):
         given = {name: spelling for name in ROLE_BOOLEANS}
-        given.update(modelserver_wait_timeout=["600", 600, "0"][i % 3], modelserver_progress_interval=["7", 7][i % 2])
+        given.update(modelserver_wait_timeout=["600", 600, "0"][i % 3], modelserver_progress_interval=["7", 7][i % 2],
+                     modelserver_parallel=["4", 4][i % 2])
         tasks += [{"name": "convert %d" % i, "ansible.builtin.include_role": {
                        "name": "openvino.ovms.modelserver", "tasks_from": "inputs"}, "vars": given},
                   {"name": "converted %d" % i, "ansible.builtin.debug": {
@@ -66,7 +68,7 @@ def test_role_converts_every_spelling_of_booleans_and_numbers(tmp_path):
         converted = dict((item["key"], (item["value"], python_type))
                          for python_type, item in task_results(out, "converted %d" % i)[0]["msg"])
         want = dict((name[len("modelserver_"):], (expected, "bool")) for name in ROLE_BOOLEANS)
-        want.update(wait_timeout=([600, 600, 0][i % 3], "int"), progress_interval=(7, "int"))
+        want.update(wait_timeout=([600, 600, 0][i % 3], "int"), progress_interval=(7, "int"), parallel=(4, "int"))
         assert converted == want, spelling
 
 
