@@ -31,16 +31,18 @@ ALLOWED = [
     "roles/modelserver/defaults/main.yml",
     "roles/modelserver/meta/main.yml", "roles/modelserver/meta/argument_specs.yml",
     "roles/modelserver/tasks/*.yml",
-    "playbooks/*.yml", "playbooks/vars/*.yml",
+    "playbooks/*.yml", "playbooks/vars/*.yml", "playbooks/tasks/*.yml",
     "rbac/*.yaml",                                   # the least-privilege Role, binding and ClusterRoles
 ]
 # Directory entries of the above.
 ALLOWED_DIRS = ["changelogs", "meta", "plugins", "plugins/*", "roles", "roles/modelserver", "roles/modelserver/*",
-                "playbooks", "playbooks/vars", "rbac"]
+                "playbooks", "playbooks/vars", "playbooks/tasks", "rbac"]
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.rst", "changelogs/changelog.yaml",
             "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt",
             "plugins/modules/modelserver.py", "plugins/modules/modelserver_info.py",
             "plugins/action/modelserver.py", "plugins/action/modelserver_info.py",
+            "plugins/modules/modelserver_migrate.py", "plugins/action/modelserver_migrate.py",
+            "playbooks/migrate.yml", "playbooks/tasks/migrate_server.yml",
             "roles/modelserver/README.md", "roles/modelserver/tasks/main.yml",
             "roles/modelserver/meta/argument_specs.yml", "playbooks/deploy.yml", "playbooks/drift.yml",
             "playbooks/undeploy.yml", "playbooks/render.yml", "playbooks/vars/servers.yml", "rbac/role.yaml"]

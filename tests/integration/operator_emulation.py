@@ -230,7 +230,7 @@ class EmulatedOperator(threading.Thread):
         self.log = []
         self.errors = []
         self.passes = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.pass_done = threading.Condition()
 
     # manager ---------------------------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ class EmulatedOperator(threading.Thread):
         else:
             self.core.patch_namespaced_secret(name, ns, body, field_manager="helm")
 
-    def _delete(self, kind, ns, name):
+    def _delete_obj(self, kind, ns, name):
         try:
             if kind == "Deployment":
                 self.apps.delete_namespaced_deployment(name, ns)
@@ -347,7 +347,7 @@ class EmulatedOperator(threading.Thread):
         if cr["metadata"].get("deletionTimestamp"):
             if FINALIZER in (cr["metadata"].get("finalizers") or []):
                 for obj in objects:
-                    self._delete(obj["kind"], ns, obj["metadata"]["name"])
+                    self._delete_obj(obj["kind"], ns, obj["metadata"]["name"])
                 self.custom.patch_namespaced_custom_object(group, "v1alpha1", ns, "modelservers", name, {
                     "metadata": {"finalizers": [f for f in cr["metadata"]["finalizers"] if f != FINALIZER]}})
                 self.record("uninstalled the release %s/%s (the ModelServer was deleted) and dropped the finalizer"
@@ -395,7 +395,7 @@ class EmulatedOperator(threading.Thread):
                         raise
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.one_pass()
             except Exception as exc:  # recorded, and the test fails on it
@@ -403,7 +403,7 @@ class EmulatedOperator(threading.Thread):
             with self.pass_done:
                 self.passes += 1
                 self.pass_done.notify_all()
-            self._stop.wait(0.05)
+            self._halt.wait(0.05)
 
     def wait_passes(self, n=2, timeout=60):
         """Until n more full passes are done (the operator has seen everything there is now)."""
@@ -412,7 +412,7 @@ class EmulatedOperator(threading.Thread):
             assert self.pass_done.wait_for(lambda: self.passes >= target, timeout), "the emulated operator hangs"
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(10)
 
 
