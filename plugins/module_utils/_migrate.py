@@ -696,7 +696,9 @@ def pre_clean(api, namespace, desired, live, check_mode=False):
         before = live.get(key)
         if before is None or is_ours(before):
             continue  # nothing there, or already taken over (a paused one is resumed by resume())
-        found = [f for f in _reconcile.foreign_fields(before, obj) if not f["manager"].startswith(_reconcile.MANAGER)]
+        # down to the fields inside list items: an env item we declare with valueFrom must lose Helm's value
+        found = [f for f in _reconcile.foreign_fields(before, obj, leaves=True)
+                 if not f["manager"].startswith(_reconcile.MANAGER)]
         ops = _reconcile.removal_patch(before, found)
         if key[0] == "Deployment" and not before["spec"].get("paused"):
             ops.insert(0, {"op": "add", "path": "/spec/paused", "value": True})

@@ -172,7 +172,7 @@ operator:
   returned: when step is stop_operator
   type: dict
 objects:
-  description: O(step=take_over) - what the apply did to each object, as O(openvino.ovms.modelserver#module) returns it.
+  description: O(step=take_over) - what the apply did to each object, as M(openvino.ovms.modelserver) returns it.
   returned: when step is take_over
   type: list
   elements: dict
@@ -184,8 +184,8 @@ api_requests:
 
 import traceback
 
-from ansible_collections.openvino.ovms.plugins.module_utils import (_client, _migrate, _reconcile, _runner, _secrets,
-                                                                     _spec)
+from ansible_collections.openvino.ovms.plugins.module_utils import _client, _migrate, _reconcile, _runner
+from ansible_collections.openvino.ovms.plugins.module_utils import _secrets, _spec
 
 
 def argument_spec():

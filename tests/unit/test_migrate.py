@@ -134,3 +134,22 @@ def test_summary_lines_say_what_happens_per_server():
                         "removes ModelServer n/a; differs from the operator in: startup probe")
     assert lines[1] == "n/b: migrated: nothing to do"
     assert lines[2] == "n/c: blocked: spec.x: bad"
+
+
+def test_leaf_foreign_fields_find_helms_env_value_inside_an_item_we_declare():
+    """Helm owns the env item AWS_ACCESS_KEY_ID with a plain value; ours has valueFrom: the value must go (both
+    together are refused by the API server), the item stays; an item we do not declare goes whole."""
+    from ansible_collections.openvino.ovms.plugins.module_utils import _reconcile
+
+    env = [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIA"}, {"name": "OLD", "value": "x"}]
+    live = {"metadata": {"managedFields": [{"manager": "helm", "operation": "Update", "fieldsV1": {
+        "f:spec": {"f:env": {'k:{"name":"AWS_ACCESS_KEY_ID"}': {".": {}, "f:name": {}, "f:value": {}},
+                             'k:{"name":"OLD"}': {".": {}, "f:name": {}, "f:value": {}}}}}}]}, "spec": {"env": env}}
+    desired = {"spec": {"env": [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}}
+    assert [f["path"] for f in _reconcile.foreign_fields(live, desired)] == ["spec.env[name=OLD]"]
+    found = _reconcile.foreign_fields(live, desired, leaves=True)
+    assert [f["path"] for f in found] == ["spec.env[name=AWS_ACCESS_KEY_ID].value", "spec.env[name=OLD]"]
+    assert _reconcile.removal_patch(live, found) == [
+        {"op": "test", "path": "/spec/env/1", "value": {"name": "OLD", "value": "x"}},
+        {"op": "remove", "path": "/spec/env/1"},
+        {"op": "test", "path": "/spec/env/0/value", "value": "AKIA"}, {"op": "remove", "path": "/spec/env/0/value"}]
