@@ -446,6 +446,26 @@ def read_vars(path):
     return out
 
 
+NOTE_PREFIX = "#   differs from the operator: "
+
+
+def read_notes(path):
+    """{key: [comment line]} of the differences written above each server in an earlier vars file (kept for servers
+    whose resource is gone now, so that a later run writes the same file)."""
+    notes, key = {}, None
+    if not path or not os.path.exists(path):
+        return notes
+    with open(path, "rb") as handle:
+        for line in handle.read().decode("utf-8", "replace").splitlines():
+            if line.startswith(NOTE_PREFIX) and key:
+                notes.setdefault(key, []).append(line + "\n")
+            elif line.startswith("# ") and "/" in line and " " not in line[2:].strip():
+                key = line[2:].strip()
+            elif not line.startswith("#"):
+                key = None if line.startswith("ovms_modelservers") else key
+    return notes
+
+
 def read_credentials(path):
     """{key: {field: value}} of the credentials file; None when it is encrypted (ansible-vault)."""
     data = _read_yaml(path, "the credentials file")
@@ -477,16 +497,18 @@ def _write(path, text, mode):
     return True
 
 
-def write_files(vars_path, creds_path, manifests, credentials, differences):
+def write_files(vars_path, creds_path, manifests, credentials, differences, notes=None):
     """Write the vars file (ovms_modelservers, sorted by namespace/name; each server's differences as comments) and
     the credentials file (mode 0600). Returns the paths written (a file already holding the same is not)."""
     lines = [HEADER % {"vars": os.path.basename(vars_path), "creds": os.path.basename(creds_path),
                        "var": CREDENTIALS_VAR}, "ovms_modelservers:\n"]
     for key in sorted(manifests):
-        notes = differences.get(key) or []
         lines.append("# %s\n" % key)
-        for d in notes:
-            lines.append("#   differs from the operator: %s: %s\n" % (d["difference"], d["what"]))
+        if key in differences:
+            for d in differences[key]:
+                lines.append("%s%s: %s\n" % (NOTE_PREFIX, d["difference"], d["what"]))
+        else:
+            lines.extend((notes or {}).get(key) or [])
         body = _dump([manifests[key]])
         lines.append(body)
     written = []
@@ -528,7 +550,8 @@ def plan(api, namespaces, vars_path, creds_path, write=True):
                                  "credentials to add to it: decrypt it for this run, or name another vars file"
                                  % (creds_path, ", ".join(sorted(new_credentials))))
         credentials.update(new_credentials)
-    written = write_files(vars_path, creds_path, manifests, credentials or {}, differences) if write else []
+    written = write_files(vars_path, creds_path, manifests, credentials or {}, differences,
+                          read_notes(vars_path)) if write else []
     by_key = dict((_key(cr["metadata"]["namespace"], cr["metadata"]["name"]), cr) for cr in found)
     wanted = set(namespaces or [])
     servers, pending = [], []

@@ -110,6 +110,10 @@ def test_vars_file_round_trip_keeps_servers_of_earlier_runs(tmp_path):
     assert _migrate.resolve_references(manifests["ovms/a"], {}) is None
     # the same content again: nothing written
     assert _migrate.write_files(vars_path, creds_path, manifests, credentials, {"ovms/a": one["differences"]}) == []
+    # a later run whose resources are gone keeps the notes of the earlier one: the same file, not written
+    notes = _migrate.read_notes(vars_path)
+    assert notes["ovms/a"][0].startswith("#   differs from the operator: ") and "ovms/b" not in notes
+    assert _migrate.write_files(vars_path, creds_path, manifests, credentials, {}, notes) == []
 
 
 def test_an_encrypted_credentials_file_is_not_read(tmp_path):
