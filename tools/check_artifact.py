@@ -33,15 +33,18 @@ ALLOWED = [
     "roles/modelserver/tasks/*.yml",
     "playbooks/*.yml", "playbooks/vars/*.yml", "playbooks/examples/*.yml",
     "playbooks/inventory/*.yml",                     # an example inventory of clusters
+    "playbooks/tasks/*.yml",                         # the migration playbook's per-server tasks
     "rbac/*.yaml",                                   # the least-privilege Role, binding and ClusterRoles
 ]
 # Directory entries of the above.
 ALLOWED_DIRS = ["changelogs", "meta", "plugins", "plugins/*", "roles", "roles/modelserver", "roles/modelserver/*",
-                "playbooks", "playbooks/vars", "playbooks/examples", "playbooks/inventory", "rbac"]
+                "playbooks", "playbooks/vars", "playbooks/examples", "playbooks/inventory", "playbooks/tasks", "rbac"]
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.rst", "changelogs/changelog.yaml",
             "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt",
             "plugins/modules/modelserver.py", "plugins/modules/modelserver_info.py",
             "plugins/action/modelserver.py", "plugins/action/modelserver_info.py",
+            "plugins/modules/modelserver_migrate.py", "plugins/action/modelserver_migrate.py",
+            "playbooks/migrate.yml", "playbooks/tasks/migrate_server.yml",
             "roles/modelserver/README.md", "roles/modelserver/tasks/main.yml",
             "roles/modelserver/meta/argument_specs.yml", "playbooks/deploy.yml", "playbooks/drift.yml",
             "playbooks/undeploy.yml", "playbooks/render.yml", "playbooks/vars/servers.yml",

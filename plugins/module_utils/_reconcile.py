@@ -452,19 +452,29 @@ def _lookup(obj, tokens):
     return node
 
 
-def _owned_units(fields, prefix=()):
-    """The smallest units a managedFields entry owns: a map or list item it owns whole ('.') or a leaf field."""
-    if not fields or "." in fields and prefix and prefix[-1][0] in ("k", "v"):
+def _owned_units(fields, prefix=(), leaves=False):
+    """The smallest units a managedFields entry owns: a map or list item it owns whole ('.') or a leaf field (with
+    leaves, the fields inside an item too)."""
+    if not fields or "." in fields and prefix and prefix[-1][0] in ("k", "v") and not (leaves and len(fields) > 1):
         yield prefix
         return
     for token, child in sorted(fields.items()):
         if token == ".":
             continue
-        for unit in _owned_units(child, prefix + (_token_key(token),)):  # pylint: disable=use-yield-from
+        for unit in _owned_units(child, prefix + (_token_key(token),), leaves):  # pylint: disable=use-yield-from
             yield unit  # (no 'yield from': module_utils also run on Python 2.7 targets)
 
 
-def foreign_fields(live, desired, ignore=()):
+def _undeclared(desired, tokens):
+    """What desired lacks of tokens: the list item it does not declare (all of it), or the field (None when it has
+    them all). A map it lacks is not removed whole: other managers' keys may be in it."""
+    for i in range(1, len(tokens) + 1):
+        if _lookup(desired, tokens[:i]) is None:
+            return tokens[:i] if tokens[i - 1][0] in ("k", "v") else tokens
+    return None
+
+
+def foreign_fields(live, desired, ignore=(), leaves=False):
     """[{"manager", "operation", "path", "tokens", "value"}] of what other field managers added to the live object:
     fields they own that our manifest does not declare (subresources such as status, our own managers, the
     DEFAULT_IGNORED paths and `ignore` rules - {"managers": [...], "paths": [prefix, ...]} - left out)."""
@@ -475,7 +485,11 @@ def foreign_fields(live, desired, ignore=()):
             continue
         if any(manager in (rule.get("managers") or []) for rule in ignore):
             continue
-        for tokens in _owned_units(entry.get("fieldsV1") or {}):
+        for tokens in _owned_units(entry.get("fieldsV1") or {}, leaves=leaves):
+            if leaves:  # a field inside a list item we declare, or the whole item when we do not declare it
+                tokens = _undeclared(desired, tokens)
+                if tokens is None:
+                    continue
             path = _token_path(tokens)
             if path in seen or _lookup(desired, tokens) is not None:
                 continue  # declared by us: server-side apply compares and takes it back itself

@@ -32,6 +32,19 @@ def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False
                  extra_args=()):
     """Run a playbook (a list of plays, or the path of a playbook file); return (JSON output, raw output).
     extra_args: more command-line arguments, such as ["-e", "name=value"] (a string, as a user types it)."""
+    cmd, env = playbook_command(play, kubeconfig, tmp_path, check, diff, extra_vars, path, extra_args)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("ansible-playbook printed no JSON (exit %d):\n%s\n%s" % (proc.returncode, proc.stdout,
+                                                                                       proc.stderr))
+    return out, proc.stdout + proc.stderr
+
+
+def playbook_command(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False, extra_vars=None, path=None,
+                     extra_args=()):
+    """(command, environment) of an ansible-playbook run as run_playbook makes it (for a run the test controls)."""
     playbook = path or tmp_path / "play.yml"
     if path is None:
         playbook.write_text(json.dumps(play))
@@ -47,13 +60,7 @@ def run_playbook(play, kubeconfig: Path, tmp_path: Path, check=False, diff=False
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("ansible-playbook printed no JSON (exit %d):\n%s\n%s" % (proc.returncode, proc.stdout,
-                                                                                       proc.stderr))
-    return out, proc.stdout + proc.stderr
+    return cmd, env
 
 
 def task_results(out, name_part):
