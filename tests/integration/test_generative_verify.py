@@ -94,7 +94,7 @@ def test_llm_embeddings_rerank_become_ready_and_pass_their_smoke_requests(versio
     play = llm_play(namespace, THREE, image="openvino/model_server:%s" % version)
     # then straight to the pods' REST port (modelserver_ovms_url's way): there %2F reaches OVMS as %2F
     play[0]["tasks"].append({"name": "direct info", "openvino.ovms.modelserver_info": {
-        "namespace": namespace, "name": "llm", "ovms_url": "http://%s:%d" % (podnet.PROBE_IP, podnet.REST_PORT)}})
+        "namespace": namespace, "name": "llm", "ovms_url": podnet.probe_url(local_cluster.run_dir)}})
     out, raw = run_playbook(play, kubeconfig, tmp_path)
     assert failure_message(out) is None, failure_message(out)
     states = [r["msg"] for r in task_results(out, "Show the models' states")]
