@@ -24,12 +24,19 @@ PLAYBOOKS = ROOT / "playbooks"
 
 @pytest.fixture(scope="module")
 def second_cluster(local_cluster, tmp_path_factory):
-    """A second local control plane next to the session's (which stays the default cluster, K8S_AUTH_KUBECONFIG)."""
+    """A second local control plane next to the session's (which stays the default cluster, K8S_AUTH_KUBECONFIG), in
+    another address slot: its pods have addresses of their own, answered by a stand-in of its own."""
+    from localcluster import podnet
+
     if local_cluster is None:
         pytest.skip("needs the local control plane (a second one is started next to it)")
     run_dir = tmp_path_factory.mktemp("cluster-west")
     c = localcluster.up(run_dir)
     try:
+        try:
+            podnet.up(c.run_dir, {"alpha": {"mode": "available"}, "beta": {"mode": "available"}})
+        except podnet.PodnetUnavailable as exc:
+            pytest.skip("cannot create the second cluster's pod network namespace: %s" % exc)
         yield c
     finally:
         localcluster.down(run_dir)
@@ -54,7 +61,7 @@ def server(name, namespace):
             "spec": {"models_settings": {"model_name": name, "model_path": "gs://bucket/%s" % name}}}
 
 
-def test_deploy_drift_undeploy_over_two_clusters(local_cluster, second_cluster, kubeconfig, tmp_path):
+def test_deploy_drift_undeploy_over_two_clusters(local_cluster, second_cluster, kubeconfig, tmp_path, standin):
     east_kc, west_kc = Path(kubeconfig), second_cluster.kubeconfig
     apis = {"east": config.new_client_from_config(config_file=str(east_kc)),
             "west": config.new_client_from_config(config_file=str(west_kc))}
@@ -69,11 +76,17 @@ def test_deploy_drift_undeploy_over_two_clusters(local_cluster, second_cluster, 
                   "west": {"ovms_k8s_auth": {"kubeconfig": str(west_kc), "context": "ovms-local"}}}}}}}))
     cli = ["-i", str(inventory), "-e", "ovms_clusters=clusters", "--forks", "2"]
 
-    # deploy: both clusters, each server applied and its rollout waited for (KWOK makes the pods Ready)
+    # deploy: both clusters, each server applied, its rollout waited for (KWOK makes the pods Ready) and its model
+    # verified through each cluster's own service proxy, answered by each cluster's own stand-in
+    standin({"alpha": {"mode": "available"}, "beta": {"mode": "available"}})
     out, _ = run_playbook(None, east_kc, tmp_path, path=PLAYBOOKS / "deploy.yml",
-                          extra_vars={"modelserver_verify": False, "modelserver_wait_timeout": 120},
-                          extra_args=cli)
+                          extra_vars={"modelserver_wait_timeout": 120}, extra_args=cli)
     assert not failures(out), failures(out)
+    reports = results_by_host(out, "Report the fleet")
+    for host in ("east", "west"):
+        assert reports[host]["msg"] == ["2/2 ready, 0 failed",
+                                        "%s/alpha: ready; models AVAILABLE: alpha" % namespace,
+                                        "%s/beta: ready; models AVAILABLE: beta" % namespace], (host, reports[host]["msg"])
     assert sorted(out["stats"]) == ["east", "west"], "the play ran on the clusters only, not on localhost"
     for name, api in apis.items():
         apps = client.AppsV1Api(api)
