@@ -158,17 +158,35 @@ def proxy_path(namespace, service, path):
 
 def ovms_get(api, namespace, service, path, base_url=None, timeout=10):
     """(status, JSON or text) of GET path on OVMS: through the API server's service proxy, or base_url."""
+    return ovms_request(api, "GET", namespace, service, path, None, base_url, timeout)
+
+
+def ovms_post(api, namespace, service, path, body, base_url=None, timeout=60):
+    """(status, JSON or text) of POST path with a JSON body on OVMS: through the API server's service proxy (counted
+    as a POST through the proxy, not a write), or base_url."""
+    return ovms_request(api, "POST", namespace, service, path, body, base_url, timeout)
+
+
+def ovms_request(api, method, namespace, service, path, body=None, base_url=None, timeout=10):
+    """(status, JSON or text) of one request to OVMS (a JSON body for POST): through the API server's service proxy,
+    or directly at base_url."""
     if not base_url:
-        status, body = api.request("GET", proxy_path(namespace, service, path), retry_statuses=False)
-        if status == 403 and isinstance(body, dict) and body.get("kind") == "Status":
-            # the API server refused the proxy (RBAC: services/proxy), not OVMS: waiting would not help
-            raise _reconcile.ApiError("GET", proxy_path(namespace, service, path), status, body)
-        return status, body
+        proxy = proxy_path(namespace, service, path)
+        if method == "GET":
+            status, answer = api.request("GET", proxy, retry_statuses=False)
+        else:
+            status, answer = api.request(method, proxy, body=body, retry_statuses=False,
+                                         count_as="%s (service proxy)" % method)
+        if status == 403 and isinstance(answer, dict) and answer.get("kind") == "Status":
+            # the API server refused the proxy (RBAC: get/create on services/proxy), not OVMS: waiting would not help
+            raise _reconcile.ApiError(method, proxy, status, answer)
+        return status, answer
     from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
+    extra = {} if body is None else {"data": json.dumps(body), "headers": {"Content-Type": "application/json"}}
     try:
-        resp = open_url(base_url.rstrip("/") + path, method="GET", timeout=timeout, validate_certs=True)
+        resp = open_url(base_url.rstrip("/") + path, method=method, timeout=timeout, validate_certs=True, **extra)
         status, data = resp.getcode(), resp.read()
     except HTTPError as exc:
         status, data = exc.code, exc.read()
@@ -979,32 +997,6 @@ def check_infer_answer(body, metadata):
     if missing:
         return "output %s of the model's metadata is missing" % missing[0]
     return None
-
-
-def ovms_post(api, namespace, service, path, body, base_url=None, timeout=60):
-    """(status, JSON or text) of POST path with a JSON body on OVMS: through the API server's service proxy (counted
-    as a POST through the proxy, not a write), or base_url."""
-    if not base_url:
-        proxy = proxy_path(namespace, service, path)
-        status, answer = api.request("POST", proxy, body=body, retry_statuses=False, count_as="POST (service proxy)")
-        if status == 403 and isinstance(answer, dict) and answer.get("kind") == "Status":
-            raise _reconcile.ApiError("POST", proxy, status, answer)  # RBAC: create on services/proxy
-        return status, answer
-    from ansible.module_utils.urls import open_url
-    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-
-    try:
-        resp = open_url(base_url.rstrip("/") + path, method="POST", data=json.dumps(body), timeout=timeout,
-                        headers={"Content-Type": "application/json"}, validate_certs=True)
-        status, data = resp.getcode(), resp.read()
-    except HTTPError as exc:
-        status, data = exc.code, exc.read()
-    except (URLError, OSError) as exc:
-        return 0, "cannot reach %s: %s" % (base_url, exc)
-    try:
-        return status, json.loads(data)
-    except ValueError:
-        return status, data.decode("utf-8", "replace")
 
 
 def ovms_error(status, body):
