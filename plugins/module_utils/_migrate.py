@@ -744,6 +744,31 @@ def resume(api, namespace, deployment, check_mode=False):
     return ["resumed Deployment %s (its pods roll now, maxUnavailable 0)" % deployment]
 
 
+HELM_MANAGER = "helm"  # the field manager of the operator's Helm (operation Update)
+OWNED_KINDS = ("Deployment", "Service", "Secret", "ConfigMap")
+
+
+def disown_helm(api, namespace, name, check_mode=False):
+    """Drop Helm's managedFields entries from the server's objects, once they are ours. Helm created them with
+    Update requests, so it owns every field it sent, the API server's defaults included (progressDeadlineSeconds,
+    sessionAffinity, ...); left in place, the next apply would report those as fields another manager added, and
+    remove them. Without the entry, the defaults are owned by nobody and stay. One test-then-replace patch per
+    object."""
+    actions = []
+    for kind in OWNED_KINDS:
+        path = _reconcile.object_path(kind, namespace, "x").rsplit("/", 1)[0]
+        for obj in _items(api, path, [("labelSelector", _render.owner_selector(name))]):
+            entries = obj["metadata"].get("managedFields") or []
+            keep = [e for e in entries if e.get("manager") != HELM_MANAGER]
+            if len(keep) == len(entries) or not keep:
+                continue  # nothing of Helm's, or nothing else (an empty list would not change managedFields)
+            _patch(api, _reconcile.object_path(kind, namespace, obj["metadata"]["name"]),
+                   [{"op": "test", "path": "/metadata/managedFields", "value": entries},
+                    {"op": "replace", "path": "/metadata/managedFields", "value": keep}], check_mode=check_mode)
+            actions.append("%s %s: dropped Helm's field ownership" % (kind, obj["metadata"]["name"]))
+    return actions
+
+
 def finish(api, namespace, name, deployment, check_mode=False):
     """Remove Helm's release records of a server whose objects are ours and whose Deployment is not paused."""
     dep = _get(api, _reconcile.object_path("Deployment", namespace, deployment))
@@ -752,7 +777,7 @@ def finish(api, namespace, name, deployment, check_mode=False):
             namespace, deployment, "missing" if dep is None else "paused" if is_ours(dep) else "not ours"))
     if _get(api, modelserver_path(namespace, name)) is not None:
         raise MigrationError("ModelServer %s/%s still exists: not removing Helm's release records" % (namespace, name))
-    actions = []
+    actions = disown_helm(api, namespace, name, check_mode=check_mode)
     for secret in release_secrets(api, namespace, name):
         if _delete(api, _reconcile.object_path("Secret", namespace, secret["metadata"]["name"]), check_mode=check_mode):
             actions.append("deleted Helm's release record Secret %s" % secret["metadata"]["name"])

@@ -356,6 +356,16 @@ def test_plain_operator_check_mode_then_migration_then_nothing_to_do(api_client,
         assert not [t for p in out["plays"] for t in p["tasks"] if t["hosts"]["localhost"].get("changed")]
         assert "nothing to do" in task_results(out, "Report")[0]["msg"]
 
+        # --- the vars file deploys exactly what runs now (check mode: nothing would change)
+        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "load", "ansible.builtin.include_vars": str(tmp_path / "ovms-migrated-credentials.yml")},
+            {"name": "load servers", "ansible.builtin.include_vars": str(tmp_path / "ovms-migrated.yml")},
+            {"name": "apply", "openvino.ovms.modelserver": {"servers": "{{ ovms_modelservers }}"}}]}]
+        out, raw = run_playbook(play, kubeconfig, tmp_path, check=True)
+        applied = task_results(out, "apply")[0]
+        assert not applied.get("failed"), applied.get("msg")
+        assert applied["changed"] is False, [r["objects"] for r in applied["results"]]
+        assert not [w for w in applied["warnings"] if "would remove fields" in w], applied["warnings"]
     finally:
         operator.stop()
         core.delete_namespace(ns)
