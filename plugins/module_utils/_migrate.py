@@ -756,8 +756,7 @@ def disown_helm(api, namespace, name, check_mode=False):
     object."""
     actions = []
     for kind in OWNED_KINDS:
-        path = _reconcile.object_path(kind, namespace, "x").rsplit("/", 1)[0]
-        for obj in _items(api, path, [("labelSelector", _render.owner_selector(name))]):
+        for obj in _items(api, _reconcile.kind_path(kind, namespace), [("labelSelector", _render.owner_selector(name))]):
             entries = obj["metadata"].get("managedFields") or []
             keep = [e for e in entries if e.get("manager") != HELM_MANAGER]
             if len(keep) == len(entries) or not keep:

@@ -210,9 +210,14 @@ def collection_path(api_version, plural, namespace):
     return "%s/namespaces/%s/%s" % (base, namespace, plural)
 
 
-def object_path(kind, namespace, name):
+def kind_path(kind, namespace):
+    """The namespaced collection of one of the kinds this collection renders (_render.KINDS)."""
     api_version, plural = _KIND_INFO[kind]
-    return "%s/%s" % (collection_path(api_version, plural, namespace), name)
+    return collection_path(api_version, plural, namespace)
+
+
+def object_path(kind, namespace, name):
+    return "%s/%s" % (kind_path(kind, namespace), name)
 
 
 _KIND_INFO = dict((k, (v, p)) for k, v, p in _render.KINDS)
